@@ -1,0 +1,135 @@
+"""Effective configuration: built-in TOML defaults, a user TOML file, overrides.
+
+The defaults live in ``default_params/ccdphot.toml`` (package data). A user file
+may set any key the defaults have; an unknown key or a value of the wrong type is
+an error naming the key, because a silently ignored typo gives silently wrong
+photometry. Tables that are empty in the defaults (e.g. ``[detect.sextractor]``)
+are open: any key is passed through to the tool. The merged result is frozen for
+the duration of a run.
+"""
+
+import copy
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on Python 3.10
+    import tomli as tomllib
+
+__all__ = ["load_config", "default_config", "thaw", "config_to_toml", "parse_override"]
+
+
+def _read_toml_text(text, origin):
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{origin}: not valid TOML ({err}); fix the file") from err
+
+
+def default_config():
+    """Return the built-in defaults as a plain (mutable) dict."""
+    text = resources.files("ccdphot.default_params").joinpath("ccdphot.toml").read_text()
+    return _read_toml_text(text, "built-in default_params/ccdphot.toml")
+
+
+def _same_kind(default, value):
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
+
+
+def _merge(base, update, origin, path=""):
+    """Merge ``update`` into ``base`` in place, checking keys and types against it."""
+    for key, value in update.items():
+        dotted = f"{path}{key}"
+        if key not in base:
+            known = ", ".join(sorted(base)) or "none"
+            raise ConfigError(
+                f"{origin}: unknown configuration key '{dotted}' (known keys here: {known})"
+            )
+        default = base[key]
+        if isinstance(default, dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{origin}: '{dotted}' must be a table, got {value!r}")
+            if default == {}:
+                base[key] = copy.deepcopy(value)
+            else:
+                _merge(default, value, origin, dotted + ".")
+        elif default is not None and not _same_kind(default, value):
+            raise ConfigError(
+                f"{origin}: '{dotted}' must be of type {type(default).__name__} "
+                f"like the default {default!r}, got {value!r}"
+            )
+        else:
+            base[key] = copy.deepcopy(value)
+
+
+def parse_override(text):
+    """Parse ``section.key=value`` (value in TOML syntax, bare words as strings)."""
+    if "=" not in text:
+        raise ConfigError(f"option '{text}' must look like section.key=value")
+    dotted, raw = text.split("=", 1)
+    dotted = dotted.strip()
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    table = node = {}
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return table
+
+
+def _freeze(value):
+    if isinstance(value, dict):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def thaw(config):
+    """Return a plain, JSON-serialisable copy of a frozen config."""
+    if isinstance(config, (dict, MappingProxyType)):
+        return {k: thaw(v) for k, v in config.items()}
+    if isinstance(config, (list, tuple)):
+        return [thaw(v) for v in config]
+    return config
+
+
+def load_config(path=None, overrides=(), data=None):
+    """Return the frozen effective config.
+
+    ``path`` is a user TOML file, ``data`` a dict of the same shape (Python API),
+    ``overrides`` a sequence of dicts applied last (command-line options).
+    """
+    config = default_config()
+    if path is not None:
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as err:
+            raise ConfigError(f"cannot read config file {path}: {err.strerror}") from err
+        _merge(config, _read_toml_text(text, str(path)), str(path))
+    if data:
+        _merge(config, thaw(data), "config given to ccdphot.run")
+    for override in overrides:
+        _merge(config, override, "command-line option")
+    return _freeze(config)
+
+
+def config_to_toml(config):
+    """Render a config as TOML text (for ``ccdphot config``)."""
+    import tomli_w
+
+    return tomli_w.dumps(json.loads(json.dumps(thaw(config))))

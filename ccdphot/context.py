@@ -1,0 +1,82 @@
+"""The run context of one frame: what the steps share while it is processed.
+
+Created by the pipeline for each frame and handed to every step function. The
+configuration and the per-run options are frozen; steps add their results
+(detection list, unified table, WCS, QC figures) as the frame goes through.
+"""
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping, Optional
+
+from astropy.io import fits
+from astropy.table import Table
+from astropy.utils.exceptions import AstropyWarning
+from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs.utils import proj_plane_pixel_scales
+
+from .frame import WORKING_IMAGE
+from .tools import ToolRegistry
+
+log = logging.getLogger(__name__)
+
+
+def celestial_wcs(header):
+    """The celestial WCS of a header, or None when it has no usable one."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (FITSFixedWarning, AstropyWarning))
+        try:
+            wcs = WCS(header, naxis=2, relax=True, fix=True)
+        except Exception as err:  # astropy.wcs raises several unrelated types
+            log.warning("header WCS unusable (%s); no sky coordinates until astrometry", err)
+            return None
+    return wcs if wcs.has_celestial else None
+
+
+@dataclass
+class FrameContext:
+    """State of one frame through the pipeline."""
+
+    input_path: Path
+    stem: str
+    out_dir: Path
+    work_dir: Path
+    config: Mapping
+    tools: ToolRegistry
+    options: Mapping = field(default_factory=lambda: MappingProxyType({}))
+    header: Optional[fits.Header] = None
+    shape: Optional[tuple] = None
+    wcs: Optional[WCS] = None
+    detections: Optional[Table] = None
+    table: Optional[Table] = None
+    qc: dict = field(default_factory=dict)
+    products: dict = field(default_factory=dict)
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def image_path(self) -> Path:
+        """The working copy of the image (what every tool reads)."""
+        return self.work_dir / WORKING_IMAGE
+
+    @property
+    def image_name(self) -> str:
+        """File name of the working copy, relative to ``work_dir``."""
+        return WORKING_IMAGE
+
+    def header_value(self, key, default=None) -> Any:
+        """A header value, blank strings stripped; ``default`` when absent or empty."""
+        value = self.header.get(key, default) if self.header is not None else default
+        if isinstance(value, str):
+            value = value.strip()
+            return value if value else default
+        return value
+
+    def pixel_scale_arcsec(self) -> Optional[float]:
+        """Mean pixel scale in arcsec from the WCS, or None without a WCS."""
+        if self.wcs is None:
+            return None
+        scales = proj_plane_pixel_scales(self.wcs.celestial) * 3600.0
+        return float(scales.mean())

@@ -1,0 +1,59 @@
+"""Typed errors of ccdphot: every failure a user can meet is one of these.
+
+Each message is one line that names what is wrong (the file, the keyword, the
+tool) and says what to do about it. Callers raise them ``from`` the original
+exception, so the traceback is still there for a developer who asks for it.
+"""
+
+
+class CCDPhotError(Exception):
+    """Base of every error ccdphot raises on purpose."""
+
+
+class ConfigError(CCDPhotError):
+    """The configuration (TOML file or option) is malformed or inconsistent."""
+
+
+class InputError(CCDPhotError):
+    """An input file cannot be used: missing, not FITS, no 2-D image, no data."""
+
+
+class OutputError(CCDPhotError):
+    """The output directory cannot be created or written."""
+
+
+class StepUnavailableError(CCDPhotError):
+    """A step was asked for that this version of ccdphot does not provide."""
+
+
+class ToolError(CCDPhotError):
+    """An external tool failed: non-zero exit, missing output, unusable result."""
+
+    def __init__(self, tool, message, argv=None, returncode=None, stderr_tail=""):
+        self.tool = tool
+        self.argv = list(argv or [])
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+        details = []
+        if argv:
+            details.append(f"command: {' '.join(map(str, self.argv))}")
+        if returncode is not None:
+            details.append(f"exit code {returncode}")
+        if stderr_tail:
+            details.append(f"stderr ends: {stderr_tail}")
+        text = f"{tool}: {message}"
+        if details:
+            text += " (" + "; ".join(details) + ")"
+        super().__init__(text)
+
+
+class ToolNotFoundError(ToolError):
+    """The tool's executable could not be found or is too old."""
+
+
+class ToolTimeoutError(ToolError):
+    """The tool ran longer than its configured timeout and was stopped."""
+
+
+class OutputParseError(CCDPhotError):
+    """A tool's output file exists but cannot be read as expected."""

@@ -1,0 +1,220 @@
+"""Run frames through the step sequence and keep the record of what happened.
+
+For each frame: validate the input, make the working copy, run the requested
+steps in their declared order, then always write the products. ``run.json`` is
+rewritten after every step, so even a run killed mid-step says where it was.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from types import MappingProxyType
+
+from . import __version__
+from .config import load_config, thaw
+from .context import FrameContext, celestial_wcs
+from .errors import CCDPhotError, ConfigError, StepUnavailableError
+from .frame import frame_stem, read_frame, working_header, write_fits_atomic
+from .products import LOG_NAME, prepare_output, write_run_json
+from .steps import STEP_BY_NAME, STEP_NAMES, STEPS
+from .tools import ToolRegistry
+
+log = logging.getLogger(__name__)
+_PACKAGE_LOGGER = logging.getLogger("ccdphot")
+
+
+@dataclass
+class RunResult:
+    """What :func:`run` returns: the unified table and the run record (run.json)."""
+
+    table: object
+    record: dict
+    out_dir: Path
+
+    @property
+    def ok(self):
+        return self.record["status"] == "ok"
+
+
+def plan_steps(requested=None, configured=()):
+    """The ordered step plan: [(Step, explicitly requested?)].
+
+    ``requested`` (from --steps or the API) is strict: an unknown step, a step
+    this version lacks, or a missing prerequisite is an error before anything
+    runs. ``configured`` (the config's run.steps) skips unavailable steps.
+    """
+    explicit = requested is not None
+    names = list(requested if explicit else configured)
+    unknown = [n for n in names if n not in STEP_BY_NAME]
+    if unknown:
+        raise ConfigError(f"unknown step(s) {', '.join(unknown)}; steps are "
+                          f"{', '.join(STEP_NAMES)}")
+    if explicit:
+        missing = [n for n in names if not STEP_BY_NAME[n].available]
+        if missing:
+            raise StepUnavailableError(
+                f"step(s) {', '.join(missing)} not available in ccdphot {__version__}; "
+                f"available: {', '.join(s.name for s in STEPS if s.available)}")
+        for name in names:
+            lacking = [need for need in STEP_BY_NAME[name].needs if need not in names]
+            if lacking:
+                raise ConfigError(f"step '{name}' needs {', '.join(lacking)}: add it to --steps")
+    chosen = set(names) | {"write"}
+    return [(step, explicit) for step in STEPS if step.name in chosen]
+
+
+class _FrameLog:
+    """Attach a per-frame log file to the ccdphot logger for the frame's duration."""
+
+    def __init__(self, path, stem):
+        self.handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+        self.handler.setLevel(logging.DEBUG)
+        self.handler.setFormatter(logging.Formatter(
+            f"%(asctime)s {stem} %(levelname)-7s %(name)s: %(message)s"))
+
+    def __enter__(self):
+        _PACKAGE_LOGGER.addHandler(self.handler)
+        if _PACKAGE_LOGGER.level == logging.NOTSET or _PACKAGE_LOGGER.level > logging.DEBUG:
+            self._old_level = _PACKAGE_LOGGER.level
+            _PACKAGE_LOGGER.setLevel(logging.DEBUG)
+        else:
+            self._old_level = None
+        return self
+
+    def __exit__(self, *exc):
+        _PACKAGE_LOGGER.removeHandler(self.handler)
+        self.handler.close()
+        if self._old_level is not None:
+            _PACKAGE_LOGGER.setLevel(self._old_level)
+
+
+def _now():
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _new_record(ctx, plan):
+    return {
+        "ccdphot_version": __version__,
+        "input": str(ctx.input_path),
+        "frame": ctx.stem,
+        "status": "running",
+        "started_utc": _now(),
+        "finished_utc": None,
+        "steps": [{"name": step.name, "status": "pending" if step.available else
+                   "not available", "seconds": None, "figures": {}} for step, _ in plan],
+        "tools": {},
+        "qc": {},
+        "options": thaw(ctx.options),
+        "config": thaw(ctx.config),
+    }
+
+
+def _load_input(ctx):
+    data, header, hdu_index = read_frame(ctx.input_path)
+    ctx.header = working_header(header, data)
+    ctx.shape = data.shape
+    ctx.wcs = celestial_wcs(ctx.header)
+    write_fits_atomic(ctx.image_path, data, ctx.header)
+    return {"hdu": hdu_index, "shape_pix": list(data.shape[::-1]),
+            "header_wcs": ctx.wcs is not None}
+
+
+def _run_step(ctx, entry, function):
+    log.info("=== step %s ===", entry["name"])
+    start = time.perf_counter()
+    entry["status"] = "running"
+    try:
+        figures = function(ctx) or {}
+    except CCDPhotError as err:
+        entry.update(status="failed", seconds=round(time.perf_counter() - start, 3),
+                     error=str(err))
+        log.error("--- %s failed after %.2f s: %s", entry["name"], entry["seconds"], err)
+        raise
+    entry.update(status="ok", seconds=round(time.perf_counter() - start, 3), figures=figures)
+    shown = ", ".join(f"{k}={v}" for k, v in figures.items())
+    log.info("--- %s ok in %.2f s%s", entry["name"], entry["seconds"],
+             f": {shown}" if shown else "")
+
+
+def run_frame(path, config, steps=None, out=None, options=None, tools=None):
+    """Process one frame; return a :class:`RunResult`.
+
+    Raises the step's :class:`~ccdphot.errors.CCDPhotError` after writing the
+    products made so far, so callers see the failure and the files are kept.
+    """
+    path = Path(path)
+    plan = plan_steps(steps, config["run"]["steps"])
+    if not path.exists():
+        read_frame(path)  # raises the one-line "no such file" InputError
+    stem = frame_stem(path)
+    out_dir, work_dir = prepare_output(out or config["run"]["output_dir"], stem)
+    ctx = FrameContext(input_path=path.resolve(), stem=stem, out_dir=out_dir,
+                       work_dir=work_dir, config=config,
+                       tools=tools or ToolRegistry(config),
+                       options=MappingProxyType(dict(options or {})))
+    record = _new_record(ctx, plan)
+    entries = {entry["name"]: entry for entry in record["steps"]}
+    failure = None
+    with _FrameLog(out_dir / LOG_NAME, stem):
+        log.info("ccdphot %s: frame %s -> %s", __version__, path, out_dir)
+        started = time.perf_counter()
+        try:
+            input_entry = {"name": "input", "status": "pending", "seconds": None, "figures": {}}
+            record["steps"].insert(0, input_entry)
+            _run_step(ctx, input_entry, _load_input)
+            write_run_json(out_dir, record)
+            for step, explicit in plan:
+                entry = entries[step.name]
+                if step.name == "write":
+                    continue
+                if not step.available:
+                    log.info("=== step %s: not available in ccdphot %s (skipped) ===",
+                             step.name, __version__)
+                    continue
+                _run_step(ctx, entry, step.run)
+                record["tools"] = dict(ctx.tools.used)
+                record["qc"] = dict(ctx.qc)
+                write_run_json(out_dir, record)
+        except CCDPhotError as err:
+            failed = next(e for e in record["steps"] if e["status"] == "failed")
+            failure = err
+            record["status"] = f"failed at {failed['name']}: {err}"
+        finally:
+            try:
+                _run_step(ctx, entries["write"], STEP_BY_NAME["write"].run)
+            except CCDPhotError as err:
+                if failure is None:
+                    failure = err
+                    record["status"] = f"failed at write: {err}"
+            if failure is None:
+                record["status"] = "ok"
+            record["tools"] = dict(ctx.tools.used)
+            record["qc"] = dict(ctx.qc)
+            record["finished_utc"] = _now()
+            record["seconds"] = round(time.perf_counter() - started, 3)
+            write_run_json(out_dir, record)
+            log.info("frame %s: %s (%.2f s)", stem, record["status"], record["seconds"])
+    if failure is not None:
+        raise failure
+    return RunResult(table=ctx.table, record=record, out_dir=out_dir)
+
+
+def run(path, config=None, steps=None, out=None, options=None):
+    """Process one frame from Python, like ``ccdphot run``.
+
+    ``config`` is a path to a TOML file, a dict of overrides, or a config from
+    :func:`ccdphot.load_config`; ``steps`` a list of step names (default: the
+    configured sequence); ``out`` the results root (default ``RESULTS``).
+    Returns a :class:`RunResult` with ``.table`` (the unified astropy Table)
+    and ``.record`` (what run.json holds). Raises a CCDPhotError on failure,
+    after writing the products made so far.
+    """
+    if config is None:
+        config = load_config()
+    elif isinstance(config, (str, Path)):
+        config = load_config(path=config)
+    elif isinstance(config, dict):
+        config = load_config(data=config)
+    return run_frame(path, config, steps=steps, out=out, options=options)

@@ -1,0 +1,91 @@
+"""Per-frame products under ``RESULTS/<stem>/``, each written atomically.
+
+A product is written to a temporary file in its own directory and renamed into
+place, so a reader (or a crashed run) never sees half a file.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .errors import OutputError
+from .table import to_text
+
+PHOTOMETRY_ECSV = "photometry.ecsv"
+PHOTOMETRY_TXT = "photometry.txt"
+RUN_JSON = "run.json"
+LOG_NAME = "ccdphot.log"
+WORK_DIR = "work"
+
+
+def write_text_atomic(path, text):
+    """Write ``text`` to ``path`` atomically."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_table_atomic(table, path, **kwargs):
+    """Write an astropy Table atomically (format from ``kwargs`` or the suffix)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    os.close(fd)
+    try:
+        table.write(tmp, overwrite=True, **kwargs)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _jsonable(value):
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+def write_run_json(out_dir, record):
+    """Write the run record as ``run.json``."""
+    return write_text_atomic(Path(out_dir) / RUN_JSON,
+                             json.dumps(record, indent=2, default=_jsonable) + "\n")
+
+
+def write_photometry(out_dir, table):
+    """Write the unified table as ``photometry.ecsv`` and ``photometry.txt``."""
+    out_dir = Path(out_dir)
+    write_table_atomic(table, out_dir / PHOTOMETRY_ECSV, format="ascii.ecsv")
+    write_text_atomic(out_dir / PHOTOMETRY_TXT, to_text(table))
+
+
+def prepare_output(out_root, stem):
+    """Create ``out_root/stem`` and a fresh ``work/`` in it; check it is writable."""
+    out_dir = Path(out_root) / stem
+    work_dir = out_dir / WORK_DIR
+    try:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        for old in work_dir.iterdir():
+            if old.is_file() or old.is_symlink():
+                old.unlink()
+            else:
+                shutil.rmtree(old)
+        probe = tempfile.NamedTemporaryFile(dir=out_dir, prefix=".probe-", delete=True)
+        probe.close()
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise OutputError(f"cannot write results to {out_dir} ({reason}); choose a writable "
+                          "directory with --out") from err
+    return out_dir, work_dir

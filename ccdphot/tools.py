@@ -1,0 +1,147 @@
+"""Registry of the external tools: resolve each command, detect its version once.
+
+A tool is known by its registry name (``sextractor``, ``scamp``, ``iraf``, ...)
+and described by a ``[tools.<name>]`` table of the config. Resolving finds the
+executable, runs the version probe once per process and checks the minimum
+version, so that a missing or outdated tool fails before any work is done, with
+a message that says how to install it or point the config at another binary.
+"""
+
+import logging
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+from .errors import ConfigError, ToolNotFoundError
+
+log = logging.getLogger(__name__)
+
+_VERSION_PROBE_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class ResolvedTool:
+    """A tool ready to run: its argv prefix, executable path and version."""
+
+    name: str
+    label: str
+    argv: tuple
+    executable: str
+    version: str
+    timeout_s: float
+    spec: dict = field(repr=False, compare=False)
+
+    def record(self):
+        """What run.json keeps of this tool."""
+        return {"label": self.label, "argv": list(self.argv), "executable": self.executable,
+                "version": self.version}
+
+
+def _spec(config, name):
+    tools = config["tools"]
+    if name not in tools:
+        raise ConfigError(f"no [tools.{name}] table in the configuration; known tools: "
+                          f"{', '.join(tools)}")
+    spec = tools[name]
+    command = list(spec["command"])
+    if not command or not all(isinstance(part, str) and part for part in command):
+        raise ConfigError(f"[tools.{name}] command must be a non-empty list of strings, "
+                          f"got {command!r}")
+    return spec, command
+
+
+def _not_found(name, spec, command, why):
+    return ToolNotFoundError(
+        spec.get("label", name),
+        f"{why}. Install it ({spec.get('install_hint', 'see its documentation')}) "
+        f"or set `command` in [tools.{name}] of your config to the executable to use "
+        f"(looked for {command!r})",
+    )
+
+
+def probe_version(spec, argv):
+    """Run the version probe of a tool (or read its version file); '' if unknown."""
+    regex = re.compile(spec.get("version_regex", r"([0-9]+\.[0-9.]+)"), re.MULTILINE)
+    version_file = spec.get("version_file", "")
+    if version_file:
+        try:
+            text = Path(version_file).read_text(errors="replace")
+        except OSError:
+            text = ""
+    else:
+        try:
+            done = subprocess.run(
+                [*argv, *spec.get("version_args", [])],
+                stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
+                timeout=_VERSION_PROBE_TIMEOUT_S, check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+        text = done.stdout + "\n" + done.stderr
+    match = regex.search(text)
+    return match.group(1).rstrip(".") if match else ""
+
+
+class ToolRegistry:
+    """Resolves tools from a config and remembers which ones a run used."""
+
+    def __init__(self, config):
+        self.config = config
+        self._resolved = {}
+        self.used = {}
+
+    def names(self):
+        return list(self.config["tools"])
+
+    def resolve(self, name):
+        """Return the :class:`ResolvedTool` for ``name`` or raise ToolNotFoundError."""
+        if name in self._resolved:
+            return self._resolved[name]
+        spec, command = _spec(self.config, name)
+        executable = shutil.which(command[0])
+        if executable is None:
+            raise _not_found(name, spec, command, f"'{command[0]}' not found on PATH")
+        version = probe_version(spec, command)
+        minimum = spec.get("min_version", "")
+        if minimum and version:
+            try:
+                too_old = Version(version) < Version(minimum)
+            except InvalidVersion:
+                too_old = False
+            if too_old:
+                raise _not_found(name, spec, command,
+                                 f"version {version} is older than the minimum {minimum}")
+        tool = ResolvedTool(name=name, label=spec.get("label", name), argv=tuple(command),
+                            executable=executable, version=version or "unknown",
+                            timeout_s=float(spec.get("timeout_s", 600)), spec=spec)
+        self._resolved[name] = tool
+        log.debug("tool %s resolved: %s (version %s)", name, executable, tool.version)
+        return tool
+
+    def use(self, name):
+        """Resolve ``name`` and record it as used by this run."""
+        tool = self.resolve(name)
+        self.used[name] = tool.record()
+        return tool
+
+    def status(self):
+        """One row per configured tool for ``ccdphot tools``: dicts with a status."""
+        rows = []
+        for name in self.names():
+            spec, command = _spec(self.config, name)
+            row = {"name": name, "label": spec.get("label", name), "argv": command,
+                   "required": bool(spec.get("required", False)),
+                   "install_hint": spec.get("install_hint", "")}
+            try:
+                tool = self.resolve(name)
+            except ToolNotFoundError as err:
+                row.update(status="missing", version="", executable="", problem=str(err))
+            else:
+                row.update(status="OK", version=tool.version, executable=tool.executable,
+                           problem="")
+            rows.append(row)
+        return rows

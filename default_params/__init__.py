@@ -1,0 +1,1 @@
+"""Shipped parameter files per tool and the built-in ``ccdphot.toml`` defaults."""
