@@ -1,8 +1,12 @@
 """The run context of one frame: what the steps share while it is processed.
 
 Created by the pipeline for each frame and handed to every step function. The
-configuration and the per-run options are frozen; steps add their results
-(detection list, unified table, WCS, QC figures) as the frame goes through.
+configuration and the per-run options (``--legacy``, ``--refcat``, ``--set``
+values, ...) are frozen; steps add their results (working header, WCS,
+detection list, unified table, QC figures) as the frame goes through.
+``planned_steps`` names the steps this run will execute, so a step can tell
+whether a later one needs something; ``details`` holds per-step records
+(JSON-serialisable) that go into run.json under "details".
 """
 
 import logging
@@ -53,8 +57,8 @@ class FrameContext:
     detections: Optional[Table] = None
     table: Optional[Table] = None
     qc: dict = field(default_factory=dict)
-    products: dict = field(default_factory=dict)
-    extras: dict = field(default_factory=dict)
+    planned_steps: tuple = ()
+    details: dict = field(default_factory=dict)
 
     @property
     def image_path(self) -> Path:

@@ -106,9 +106,16 @@ def _new_record(ctx, plan):
                    "not available", "seconds": None, "figures": {}} for step, _ in plan],
         "tools": {},
         "qc": {},
+        "details": {},
         "options": thaw(ctx.options),
         "config": thaw(ctx.config),
     }
+
+
+def _update_record(record, ctx):
+    record["tools"] = dict(ctx.tools.used)
+    record["qc"] = dict(ctx.qc)
+    record["details"] = dict(ctx.details)
 
 
 def _load_input(ctx):
@@ -153,7 +160,8 @@ def run_frame(path, config, steps=None, out=None, options=None, tools=None):
     ctx = FrameContext(input_path=path.resolve(), stem=stem, out_dir=out_dir,
                        work_dir=work_dir, config=config,
                        tools=tools or ToolRegistry(config),
-                       options=MappingProxyType(dict(options or {})))
+                       options=MappingProxyType(dict(options or {})),
+                       planned_steps=tuple(step.name for step, _ in plan if step.available))
     record = _new_record(ctx, plan)
     entries = {entry["name"]: entry for entry in record["steps"]}
     failure = None
@@ -174,8 +182,7 @@ def run_frame(path, config, steps=None, out=None, options=None, tools=None):
                              step.name, __version__)
                     continue
                 _run_step(ctx, entry, step.run)
-                record["tools"] = dict(ctx.tools.used)
-                record["qc"] = dict(ctx.qc)
+                _update_record(record, ctx)
                 write_run_json(out_dir, record)
         except CCDPhotError as err:
             failed = next(e for e in record["steps"] if e["status"] == "failed")
@@ -190,8 +197,7 @@ def run_frame(path, config, steps=None, out=None, options=None, tools=None):
                     record["status"] = f"failed at write: {err}"
             if failure is None:
                 record["status"] = "ok"
-            record["tools"] = dict(ctx.tools.used)
-            record["qc"] = dict(ctx.qc)
+            _update_record(record, ctx)
             record["finished_utc"] = _now()
             record["seconds"] = round(time.perf_counter() - started, 3)
             write_run_json(out_dir, record)
