@@ -6,14 +6,13 @@ under a plain name, so paths with spaces or shell characters never reach a tool.
 """
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 
 from .errors import InputError
+from .products import atomic_target
 
 log = logging.getLogger(__name__)
 
@@ -99,14 +98,7 @@ def working_header(header, data):
 
 def write_fits_atomic(path, data, header):
     """Write a primary-HDU FITS file atomically (temporary file, then rename)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".fits")
-    os.close(fd)
-    try:
+    with atomic_target(path) as tmp:
         fits.PrimaryHDU(data=data, header=header).writeto(tmp, overwrite=True,
                                                            output_verify="silentfix")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return Path(path)
