@@ -1,0 +1,221 @@
+"""SCAMP: refine a frame's WCS against a local reference catalogue (TPV distortion).
+
+*Build* writes the detection list as a FITS_LDAC catalogue whose image header
+carries the initial WCS, the reference catalogue (written by the catalogue
+layer) and the configuration (``default_params/scamp/ccdphot.scamp``: offline
+``ASTREF_CATALOG FILE``, no check-plots, XML report on). *Run* calls SCAMP with
+relative file names. *Parse* reads the ``.head`` output (ASCII cards, maybe
+non-ASCII bytes; TPV written as ``RA---TAN`` + ``PV``) into a WCS and the XML
+report into SCAMP's own quality figures, which are checked before the
+solution is accepted.
+"""
+
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.io.votable import parse as parse_votable
+from astropy.wcs import WCS, FITSFixedWarning
+
+from ..catalogs.writers import _ldac_imhead, write_scamp_reference
+from ..errors import AstrometryError, OutputParseError, ToolError
+from ..wcsfit import replace_wcs
+from .base import param_file, render_astromatic_config, run_tool
+
+log = logging.getLogger(__name__)
+
+TOOL = "scamp"
+CONFIG_NAME = "ccdphot.scamp"
+CATALOG_NAME = "scamp_input.ldac"
+HEAD_NAME = "scamp_input.head"
+REFERENCE_NAME = "reference.ldac"
+XML_NAME = "scamp.xml"
+# Header keywords copied into the detection catalogue's image header besides the WCS.
+_FRAME_KEYS = ("EXPTIME", "FILTER", "DATE-OBS", "MJD-OBS", "AIRMASS",
+               "GAIN", "SATURATE", "OBJECT")
+_CARD = 80
+
+
+def detection_hdus(stars, header, wcs):
+    """The FITS_LDAC HDU list SCAMP reads: image header with ``wcs``, then the stars.
+
+    ``stars`` has x_pix, y_pix (FITS pixels), FLUX_AUTO, FLUXERR_AUTO, FLAGS and
+    FWHM_IMAGE. Centroid errors are SExtractor's ERRAWIN/ERRBWIN when present,
+    else the usual estimate FWHM / (2.355 S/N), floored at 0.005 pix.
+    """
+    image_header = fits.Header([("SIMPLE", True), ("BITPIX", -32), ("NAXIS", 2),
+                                ("NAXIS1", header["NAXIS1"]), ("NAXIS2", header["NAXIS2"])])
+    for key in _FRAME_KEYS:
+        if key in header:
+            image_header[key] = header[key]
+    image_header = replace_wcs(image_header, wcs.celestial, cd_matrix=True)
+    imhead = _ldac_imhead(image_header)
+    flux = np.asarray(stars["FLUX_AUTO"], float)
+    flux_err = np.asarray(stars["FLUXERR_AUTO"], float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        snr = np.where(flux_err > 0, flux / flux_err, 1.0)
+    if "ERRAWIN_IMAGE" in stars.colnames:
+        err_a = np.asarray(stars["ERRAWIN_IMAGE"], float)
+        err_b = np.asarray(stars["ERRBWIN_IMAGE"], float)
+        err_theta = np.asarray(stars["ERRTHETAWIN_IMAGE"], float)
+    else:
+        err_a = np.maximum(np.asarray(stars["FWHM_IMAGE"], float) / (2.355 * snr), 0.005)
+        err_b, err_theta = err_a, np.zeros(len(stars))
+    columns = [("XWIN_IMAGE", "1D", "pixel", stars["x_pix"]),
+               ("YWIN_IMAGE", "1D", "pixel", stars["y_pix"]),
+               ("ERRAWIN_IMAGE", "1E", "pixel", err_a),
+               ("ERRBWIN_IMAGE", "1E", "pixel", err_b),
+               ("ERRTHETAWIN_IMAGE", "1E", "deg", err_theta),
+               ("FLUX_AUTO", "1E", "count", flux),
+               ("FLUXERR_AUTO", "1E", "count", flux_err),
+               ("MAG_AUTO", "1E", "mag", -2.5 * np.log10(np.clip(flux, 1e-30, None))),
+               ("MAGERR_AUTO", "1E", "mag", 1.0857 / snr),
+               ("FLAGS", "1I", "", stars["FLAGS"])]
+    objects = fits.BinTableHDU.from_columns(
+        [fits.Column(name=n, format=f, unit=unit or None, array=np.asarray(a))
+         for n, f, unit, a in columns], name="LDAC_OBJECTS")
+    return fits.HDUList([fits.PrimaryHDU(), imhead, objects])
+
+
+def blank_imhead_padding(path):
+    """Turn the NUL bytes astropy pads LDAC_IMHEAD cards with into blanks, in place.
+
+    astropy writes the blank tail of a string cell as NULs; SCAMP 2.10 crashes
+    (segmentation fault) on a header card holding NULs.
+    """
+    with fits.open(path) as hdul:
+        start = hdul["LDAC_IMHEAD"].fileinfo()["datLoc"]
+        size = hdul["LDAC_IMHEAD"].header["NAXIS1"] * hdul["LDAC_IMHEAD"].header["NAXIS2"]
+    with open(path, "r+b") as handle:
+        handle.seek(start)
+        block = handle.read(size)
+        handle.seek(start)
+        handle.write(block.replace(b"\0", b" "))
+
+
+def build(work_dir, stars, header, wcs, distort_degrees=3, crossid_radius_arcsec=3.0):
+    """Write the SCAMP configuration and detection catalogue into ``work_dir``."""
+    work_dir = Path(work_dir)
+    for name in (CATALOG_NAME, HEAD_NAME, XML_NAME):
+        (work_dir / name).unlink(missing_ok=True)
+    detection_hdus(stars, header, wcs).writeto(work_dir / CATALOG_NAME, overwrite=True)
+    blank_imhead_padding(work_dir / CATALOG_NAME)
+    render_astromatic_config(param_file(TOOL, CONFIG_NAME), {
+        "ASTREFCAT_NAME": REFERENCE_NAME,
+        "DISTORT_DEGREES": int(distort_degrees),
+        "CROSSID_RADIUS": float(crossid_radius_arcsec),
+        "XML_NAME": XML_NAME,
+    }, work_dir / CONFIG_NAME)
+    return CONFIG_NAME
+
+
+def read_head(path):
+    """A SCAMP ``.head`` file as (astropy Header, celestial WCS); pure parsing.
+
+    The file holds 80-column cards, one per line, possibly with non-ASCII
+    bytes in comments (replaced); ``RA---TAN`` with ``PV`` keywords is TPV.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise OutputParseError(f"{path.name}: cannot read the SCAMP header ({err})") from err
+    text = raw.decode("ascii", errors="replace").replace("\ufffd", "?")
+    cards = []
+    for line in text.splitlines():
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        if line.startswith("END") and not line[3:].strip():
+            break
+        cards.append(line[:_CARD].ljust(_CARD))
+    try:
+        header = fits.Header.fromstring("".join(cards))
+    except ValueError as err:
+        raise OutputParseError(f"{path.name}: not a SCAMP header ({err})") from err
+    if "CTYPE1" not in header or "CD1_1" not in header:
+        raise OutputParseError(f"{path.name}: SCAMP header without a WCS (no CTYPE1/CD1_1); "
+                               "SCAMP found no astrometric solution")
+    if header["CTYPE1"].strip() == "RA---TAN" and any(k.startswith("PV1_") for k in header):
+        header["CTYPE1"], header["CTYPE2"] = "RA---TPV", "DEC--TPV"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        wcs = WCS(header, naxis=2)
+    if not wcs.has_celestial:
+        raise OutputParseError(f"{path.name}: SCAMP header has no celestial WCS")
+    return header, wcs
+
+
+def read_xml(path):
+    """SCAMP's quality figures from its XML report (pure parsing).
+
+    Returns a dict: n_detections, n_matched_ref (detections matched to the
+    reference), sigma_ref_arcsec and sigma_ref_high_snr_arcsec (2 axes each),
+    chi2_ref.
+    """
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            votable = parse_votable(str(path))
+        fields = _table_named(votable, "Fields")
+        groups = _table_named(votable, "FGroups")
+        field, group = fields[0], groups[0]
+        return {"n_detections": int(field["NDetect"]),
+                "n_matched_ref": int(group["AstromNDets_Reference"]),
+                "sigma_ref_arcsec": _pair(group["AstromSigma_Reference"]),
+                "sigma_ref_high_snr_arcsec": _pair(group["AstromSigma_Reference_HighSN"]),
+                "chi2_ref": float(group["AstromChi2_Reference"])}
+    except Exception as err:  # the VOTable parser and a missing column raise many types
+        raise OutputParseError(f"{path.name}: not a readable SCAMP XML report ({err})") from err
+
+
+def _pair(values):
+    return [round(float(v), 5) for v in np.atleast_1d(np.asarray(values, float))[:2]]
+
+
+def _table_named(votable, name):
+    for resource in votable.iter_tables():
+        if resource.name == name or resource.ID == name:
+            return resource.to_table(use_names_over_ids=True)
+    raise KeyError(f"no '{name}' table")
+
+
+def check_quality(figures, min_matches, max_sigma_arcsec, label="SCAMP"):
+    """Raise :class:`AstrometryError` when SCAMP's own figures reject the solution."""
+    if figures["n_matched_ref"] < min_matches:
+        raise AstrometryError(f"{label}: matched only {figures['n_matched_ref']} reference "
+                              f"stars (at least {min_matches} needed); solution rejected")
+    sigma = max(figures["sigma_ref_arcsec"])
+    if not np.isfinite(sigma) or sigma > max_sigma_arcsec:
+        raise AstrometryError(f"{label}: reference dispersion {sigma:.3f} arcsec exceeds "
+                              f"{max_sigma_arcsec:.3f} arcsec; solution rejected")
+
+
+def run(tool, work_dir, stars, header, wcs, **build_args):
+    """Run SCAMP on ``stars`` (reference already in ``work_dir``); (wcs, figures)."""
+    work_dir = Path(work_dir)
+    if not (work_dir / REFERENCE_NAME).is_file():
+        raise ToolError(tool.label, f"reference catalogue {REFERENCE_NAME} missing in the "
+                        "work directory")
+    config = build(work_dir, stars, header, wcs, **build_args)
+    run_tool(tool, [CATALOG_NAME, "-c", config], cwd=work_dir, expect=[HEAD_NAME, XML_NAME])
+    _, solution = read_head(work_dir / HEAD_NAME)
+    figures = read_xml(work_dir / XML_NAME)
+    log.info("SCAMP: %d reference matches, dispersion %s arcsec, chi2 %.2f",
+             figures["n_matched_ref"], "/".join(f"{s:.3f}" for s in figures["sigma_ref_arcsec"]),
+             figures["chi2_ref"])
+    return solution, figures
+
+
+def solve(tool, stars, reference, wcs, header, work_dir, distort_degrees, match_radius_arcsec,
+          min_matches, max_sigma_arcsec, band):
+    """Write the reference (catalogue layer), run SCAMP, check its figures; (wcs, figures)."""
+    write_scamp_reference(reference, Path(work_dir) / REFERENCE_NAME, band=band)
+    solution, figures = run(tool, work_dir, stars, header, wcs, distort_degrees=distort_degrees,
+                            crossid_radius_arcsec=match_radius_arcsec)
+    check_quality(figures, min_matches, max_sigma_arcsec, tool.label)
+    return solution, {**figures, "distort_degrees": int(distort_degrees)}
+
