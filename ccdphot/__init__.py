@@ -8,6 +8,14 @@ __version__ = "0.1.0"
 
 from .config import load_config  # noqa: E402
 from .errors import CCDPhotError  # noqa: E402
-from .pipeline import RunResult, run  # noqa: E402
 
 __all__ = ["run", "load_config", "RunResult", "CCDPhotError", "__version__"]
+
+
+def __getattr__(name):
+    """``run`` and ``RunResult`` load the pipeline on first use, so that tool workers
+    started as ``python -m ccdphot.wrappers...`` do not pay for importing it."""
+    if name in ("run", "RunResult"):
+        from . import pipeline
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'ccdphot' has no attribute {name!r}")

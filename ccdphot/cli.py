@@ -7,10 +7,13 @@ a non-zero exit code; no traceback unless --debug is given.
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from . import __version__
 from .config import config_to_toml, load_config, parse_override
-from .errors import CCDPhotError
+from .cli_calib import add_header_options, add_parsers, header_run_options
+from .cli_catalog import add_catalog_parser
+from .errors import CCDPhotError, InputError
 from .pipeline import run_frame
 from .steps import STEP_NAMES
 from .tools import ToolRegistry
@@ -28,6 +31,20 @@ def _config(args):
     return load_config(path=args.config, overrides=[parse_override(o) for o in args.option])
 
 
+def _run_options(args):
+    """Per-run options of ``ccdphot run`` (they reach the steps as ctx.options)."""
+    options = {}
+    if args.refcat:
+        if not Path(args.refcat).is_file():
+            raise InputError(f"--refcat {args.refcat}: no such file; give a catalogue file "
+                             "(ECSV, FITS, FITS_LDAC or CSV with ra, dec in degrees)")
+        options["refcat"] = str(Path(args.refcat).resolve())
+    if args.legacy:
+        options["legacy_dir"] = str(Path(args.legacy).resolve())
+    options.update(header_run_options(args))
+    return options
+
+
 def _cmd_run(args):
     config = _config(args)
     steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else None
@@ -35,19 +52,28 @@ def _cmd_run(args):
     failed = 0
     for image in args.images:
         try:
-            result = run_frame(image, config, steps=steps, out=args.out, tools=tools)
+            result = run_frame(image, config, steps=steps, out=args.out, tools=tools,
+                               options=_run_options(args))
         except CCDPhotError as err:
             failed += 1
             print(f"ccdphot: error: {err}", file=sys.stderr)
             continue
-        qc = result.record["qc"]
-        seeing = qc.get("seeing_fwhm_pix")
-        arcsec = qc.get("seeing_fwhm_arcsec")
-        print(f"{result.record['frame']}: ok, {len(result.table) if result.table else 0} sources"
-              + (f", seeing {seeing:.2f} pix" if seeing == seeing and seeing else "")
-              + (f" ({arcsec:.2f} arcsec)" if arcsec else "")
-              + f", {result.record['seconds']:.2f} s -> {result.out_dir}")
+        print(_summary(result))
+        if not result.ok:
+            failed += 1
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _summary(result):
+    """One line per frame: status, sources, seeing, time, where the products are."""
+    qc = result.record["qc"]
+    seeing = qc.get("seeing_fwhm_pix")
+    arcsec = qc.get("seeing_fwhm_arcsec")
+    rows = len(result.table) if result.table is not None else 0
+    return (f"{result.record['frame']}: {result.record['status']}; {rows} sources"
+            + (f", seeing {seeing:.2f} pix" if seeing == seeing and seeing else "")
+            + (f" ({arcsec:.2f} arcsec)" if arcsec else "")
+            + f", {result.record['seconds']:.2f} s -> {result.out_dir}")
 
 
 def _cmd_tools(args):
@@ -86,8 +112,15 @@ def build_parser():
     run = sub.add_parser("run", help="process frames into RESULTS/<frame>/")
     run.add_argument("images", nargs="+", metavar="IMAGE", help="FITS frame(s)")
     run.add_argument("--out", metavar="DIR", help="results root (default: run.output_dir)")
+    run.add_argument("--refcat", metavar="FILE",
+                     help="local reference catalogue (ECSV/FITS/FITS_LDAC/CSV: ra, dec in deg, "
+                          "magnitudes by band) for astrometry and zero points")
+    run.add_argument("--legacy", metavar="DIR",
+                     help="legacy DAOPHOT II reduction of the image (option files, star "
+                          "lists): reproduce it and write legacy_comparison.ecsv/.png")
     run.add_argument("--steps", metavar="a,b,...",
                      help=f"steps to run, from: {','.join(STEP_NAMES)}")
+    add_header_options(run)
     _add_config_options(run)
     run.set_defaults(func=_cmd_run)
 
@@ -100,6 +133,8 @@ def build_parser():
     config = sub.add_parser("config", help="print the effective configuration as TOML")
     _add_config_options(config)
     config.set_defaults(func=_cmd_config)
+    add_parsers(sub, _add_config_options, _config)
+    add_catalog_parser(sub, _add_config_options, _config)
     return parser
 
 

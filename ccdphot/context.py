@@ -5,7 +5,8 @@ configuration and the per-run options (``--legacy``, ``--refcat``, ``--set``
 values, ...) are frozen; steps add their results (working header, WCS,
 detection list, unified table, QC figures) as the frame goes through.
 ``planned_steps`` names the steps this run will execute, so a step can tell
-whether a later one needs something; ``details`` holds per-step records
+whether a later one needs something, and ``requested_steps`` those the user
+asked for by name (empty when the configured sequence runs); ``details`` holds per-step records
 (JSON-serialisable) that go into run.json under "details".
 """
 
@@ -58,7 +59,10 @@ class FrameContext:
     table: Optional[Table] = None
     qc: dict = field(default_factory=dict)
     planned_steps: tuple = ()
+    requested_steps: tuple = ()
     details: dict = field(default_factory=dict)
+    mask_name: Optional[str] = None  # bit mask in work_dir (0 good), from the calibrate step
+    weight_name: Optional[str] = None  # SExtractor weight map in work_dir (0 = bad pixel)
 
     @property
     def image_path(self) -> Path:

@@ -57,3 +57,11 @@ class ToolTimeoutError(ToolError):
 
 class OutputParseError(CCDPhotError):
     """A tool's output file exists but cannot be read as expected."""
+
+
+class CatalogError(CCDPhotError):
+    """No usable reference catalogue: servers down, nothing cached, unreadable file."""
+
+
+class AstrometryError(CCDPhotError):
+    """No acceptable WCS: no pointing, no pattern match, too few stars or too large RMS."""

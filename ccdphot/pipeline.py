@@ -35,7 +35,8 @@ class RunResult:
 
     @property
     def ok(self):
-        return self.record["status"] == "ok"
+        """True when every step asked for ran (steps of the default plan may be skipped)."""
+        return self.record["status"].startswith("ok")
 
 
 def plan_steps(requested=None, configured=()):
@@ -139,10 +140,29 @@ def _run_step(ctx, entry, function):
                      error=str(err))
         log.error("--- %s failed after %.2f s: %s", entry["name"], entry["seconds"], err)
         raise
-    entry.update(status="ok", seconds=round(time.perf_counter() - start, 3), figures=figures)
+    skipped = figures.get("applied") is False
+    entry.update(status="skipped" if skipped else "ok",
+                 seconds=round(time.perf_counter() - start, 3), figures=figures)
+    if skipped:
+        entry["reason"] = str(figures.get("reason", "no reason given"))
+        log.warning("--- %s skipped after %.2f s: %s", entry["name"], entry["seconds"],
+                    entry["reason"])
+        return
     shown = ", ".join(f"{k}={v}" for k, v in figures.items())
     log.info("--- %s ok in %.2f s%s", entry["name"], entry["seconds"],
              f": {shown}" if shown else "")
+
+
+def _final_status(record, explicit):
+    """'ok', 'ok, skipped <step> (<reason>)' or, when a step asked for by name was
+    skipped, 'incomplete: <step> skipped (<reason>)'."""
+    skipped = [entry for entry in record["steps"] if entry["status"] == "skipped"]
+    if not skipped:
+        return "ok"
+    text = "; ".join(f"{entry['name']} skipped ({entry['reason']})" for entry in skipped)
+    if explicit:
+        return f"incomplete: {text}"
+    return f"ok, {text}"
 
 
 def run_frame(path, config, steps=None, out=None, options=None, tools=None):
@@ -161,7 +181,8 @@ def run_frame(path, config, steps=None, out=None, options=None, tools=None):
                        work_dir=work_dir, config=config,
                        tools=tools or ToolRegistry(config),
                        options=MappingProxyType(dict(options or {})),
-                       planned_steps=tuple(step.name for step, _ in plan if step.available))
+                       planned_steps=tuple(step.name for step, _ in plan if step.available),
+                       requested_steps=tuple(steps or ()))
     record = _new_record(ctx, plan)
     entries = {entry["name"]: entry for entry in record["steps"]}
     failure = None
@@ -173,7 +194,7 @@ def run_frame(path, config, steps=None, out=None, options=None, tools=None):
             record["steps"].insert(0, input_entry)
             _run_step(ctx, input_entry, _load_input)
             write_run_json(out_dir, record)
-            for step, explicit in plan:
+            for step, _ in plan:
                 entry = entries[step.name]
                 if step.name == "write":
                     continue
@@ -196,7 +217,7 @@ def run_frame(path, config, steps=None, out=None, options=None, tools=None):
                     failure = err
                     record["status"] = f"failed at write: {err}"
             if failure is None:
-                record["status"] = "ok"
+                record["status"] = _final_status(record, explicit=steps is not None)
             _update_record(record, ctx)
             record["finished_utc"] = _now()
             record["seconds"] = round(time.perf_counter() - started, 3)

@@ -11,6 +11,8 @@ import logging
 import re
 import shutil
 import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from .errors import ConfigError, ToolNotFoundError
 log = logging.getLogger(__name__)
 
 _VERSION_PROBE_TIMEOUT_S = 30
+PYTHON_TOKEN = "{python}"
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,8 @@ def _spec(config, name):
     if not command or not all(isinstance(part, str) and part for part in command):
         raise ConfigError(f"[tools.{name}] command must be a non-empty list of strings, "
                           f"got {command!r}")
-    return spec, command
+    # "{python}" is the interpreter running ccdphot (for Python tool workers, e.g. PyRAF)
+    return spec, [sys.executable if part == PYTHON_TOKEN else part for part in command]
 
 
 def _not_found(name, spec, command, why):
@@ -73,12 +77,15 @@ def probe_version(spec, argv):
         except OSError:
             text = ""
     else:
+        # In a scratch directory: a probe must never leave files where ccdphot was started.
         try:
-            done = subprocess.run(
-                [*argv, *spec.get("version_args", [])],
-                stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
-                timeout=_VERSION_PROBE_TIMEOUT_S, check=False,
-            )
+            with tempfile.TemporaryDirectory(prefix="ccdphot-probe-") as scratch:
+                done = subprocess.run(
+                    [*argv, *spec.get("version_args", [])], cwd=scratch,
+                    stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                    errors="replace", check=False,
+                    timeout=min(_VERSION_PROBE_TIMEOUT_S, float(spec.get("timeout_s", 600))),
+                )
         except (OSError, subprocess.TimeoutExpired):
             return ""
         text = done.stdout + "\n" + done.stderr
@@ -106,6 +113,9 @@ class ToolRegistry:
         if executable is None:
             raise _not_found(name, spec, command, f"'{command[0]}' not found on PATH")
         version = probe_version(spec, command)
+        if spec.get("version_required", False) and not version:
+            raise _not_found(name, spec, command, "its version probe found no version "
+                             "(the tool is not usable)")
         minimum = spec.get("min_version", "")
         if minimum and version:
             try:

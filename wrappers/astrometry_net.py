@@ -9,16 +9,13 @@ header it writes on success (TAN-SIP). Index files come from
 """
 
 import logging
-import warnings
 from pathlib import Path
 
 import numpy as np
-from astropy.io import fits
 from astropy.table import Table
-from astropy.wcs import WCS, FITSFixedWarning
 
-from ..errors import AstrometryError, ConfigError, OutputParseError
-from .base import run_tool
+from ..errors import AstrometryError, ConfigError
+from .base import read_header_wcs, run_tool
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +63,7 @@ def arguments(shape, scale_arcsec=None, scale_tolerance=0.1, pointing=None, radi
 
 def read_wcs(path):
     """The WCS of solve-field's ``.wcs`` header file (pure parsing)."""
-    path = Path(path)
-    try:
-        header = fits.getheader(path)
-    except OSError as err:
-        raise OutputParseError(f"{path.name}: cannot read solve-field's WCS ({err})") from err
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        wcs = WCS(header, naxis=2, relax=True)
-    if not wcs.has_celestial:
-        raise OutputParseError(f"{path.name}: solve-field wrote no celestial WCS")
-    return wcs
+    return read_header_wcs(path, "solve-field")[1]
 
 
 def solve(tool, xy, flux, shape, work_dir, index_dir, scale_arcsec=None, scale_tolerance=0.1,

@@ -12,14 +12,17 @@ import re
 import shlex
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from astropy.io import fits
+from astropy.wcs import WCS, FITSFixedWarning
 from plumbum import local
 from plumbum.commands.processes import ProcessTimedOut
 
-from ..errors import ToolError, ToolTimeoutError
+from ..errors import OutputParseError, ToolError, ToolTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -146,3 +149,23 @@ def render_astromatic_config(template, overrides, dest):
     dest = Path(dest)
     dest.write_text("\n".join(out) + "\n")
     return dest
+
+
+def read_header_wcs(path, tool_label):
+    """(header, celestial WCS) of a FITS file or header a tool wrote (pure parsing).
+
+    Raises :class:`OutputParseError` naming the file when it cannot be read or
+    holds no celestial WCS.
+    """
+    path = Path(path)
+    try:
+        header = fits.getheader(path)
+    except OSError as err:
+        raise OutputParseError(f"{path.name}: cannot read the WCS {tool_label} wrote "
+                               f"({err})") from err
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        wcs = WCS(header, naxis=2, relax=True)
+    if not wcs.has_celestial:
+        raise OutputParseError(f"{path.name}: {tool_label} wrote no celestial WCS")
+    return header, wcs

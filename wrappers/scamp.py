@@ -19,7 +19,7 @@ from astropy.io import fits
 from astropy.io.votable import parse as parse_votable
 from astropy.wcs import WCS, FITSFixedWarning
 
-from ..catalogs.writers import _ldac_imhead, write_scamp_reference
+from ..catalogs.writers import ldac_imhead, write_scamp_reference
 from ..errors import AstrometryError, OutputParseError, ToolError
 from ..wcsfit import replace_wcs
 from .base import param_file, render_astromatic_config, run_tool
@@ -51,7 +51,7 @@ def detection_hdus(stars, header, wcs):
         if key in header:
             image_header[key] = header[key]
     image_header = replace_wcs(image_header, wcs.celestial, cd_matrix=True)
-    imhead = _ldac_imhead(image_header)
+    imhead = ldac_imhead(image_header)
     flux = np.asarray(stars["FLUX_AUTO"], float)
     flux_err = np.asarray(stars["FLUXERR_AUTO"], float)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -52,11 +52,13 @@ def _filter_source(name):
 
 
 def build(work_dir, detect, zero_point_mag, gain_e_per_adu=None, saturate_adu=None,
-          pixel_scale_arcsec=None):
+          pixel_scale_arcsec=None, weight_image=None):
     """Write the SExtractor parameter files into ``work_dir``; return their names.
 
     ``detect`` is the ``[detect]`` config table. Frame values (gain, saturation
     level, pixel scale) are passed per call, never kept between frames.
+    ``weight_image`` names a weight map in ``work_dir`` (0 = bad pixel), e.g.
+    the calibrate step's ``weight.fits``.
     """
     work_dir = Path(work_dir)
     filter_src = _filter_source(detect["filter_name"])
@@ -79,6 +81,8 @@ def build(work_dir, detect, zero_point_mag, gain_e_per_adu=None, saturate_adu=No
     }
     if saturate_adu:
         settings["SATUR_LEVEL"] = saturate_adu
+    if weight_image:
+        settings.update(WEIGHT_IMAGE=weight_image, WEIGHT_TYPE="MAP_WEIGHT")
     settings.update(detect.get("sextractor", {}))
     render_astromatic_config(param_file(TOOL, CONFIG_NAME), settings, work_dir / CONFIG_NAME)
     return CONFIG_NAME

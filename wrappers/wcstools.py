@@ -8,18 +8,16 @@ the output image header and its count of matched stars (``WCSMATCH``).
 """
 
 import logging
-import warnings
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
 
 from ..catalogs.writers import write_text_list
-from ..errors import OutputParseError, ToolError
+from ..errors import ToolError
 from ..frame import write_fits_atomic
 from ..wcsfit import replace_wcs
-from .base import run_tool
+from .base import read_header_wcs, run_tool
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +47,7 @@ def build(work_dir, image_name, wcs, header, stars, reference, band, max_stars=2
 
 def read_solution(path):
     """(WCS, number of matched stars) from the image imwcs wrote (pure parsing)."""
-    path = Path(path)
-    try:
-        header = fits.getheader(path)
-    except OSError as err:
-        raise OutputParseError(f"{path.name}: cannot read imwcs' output ({err})") from err
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        wcs = WCS(header, naxis=2)
-    if not wcs.has_celestial:
-        raise OutputParseError(f"{path.name}: imwcs wrote no celestial WCS")
+    header, wcs = read_header_wcs(path, "imwcs")
     return wcs, int(header.get("WCSMATCH", 0))
 
 

@@ -51,7 +51,7 @@ def _check(table, what):
         raise CatalogError(f"cannot write {what}: the reference table has no star")
 
 
-def _ldac_imhead(header):
+def ldac_imhead(header):
     """The LDAC_IMHEAD HDU: one row holding the header as 80-character cards."""
     text = header.tostring(sep="", endcard=True, padding=False)
     ncards = len(text) // 80
@@ -96,7 +96,7 @@ def write_scamp_reference(table, path, band="G"):
     imhead["CATALOG"] = (str(table.meta.get("catalog", "")), "ccdphot reference catalogue")
     imhead["NSTARS"] = (n, "stars in LDAC_OBJECTS")
     imhead["MAGBAND"] = (str(band), "band of MAG")
-    hdul = fits.HDUList([fits.PrimaryHDU(), _ldac_imhead(imhead), objects])
+    hdul = fits.HDUList([fits.PrimaryHDU(), ldac_imhead(imhead), objects])
     with atomic_target(path) as tmp:
         hdul.writeto(tmp, overwrite=True)
     return path

@@ -11,7 +11,7 @@ after a failure, so the products made so far are kept.
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from . import detect, write
+from . import aperture, astrometry, calibrate, detect, header, psf, write, zeropoint
 
 
 @dataclass(frozen=True)
@@ -27,13 +27,13 @@ class Step:
 
 
 STEPS = (
-    Step("header", None, (), "standardise keywords from telescope profiles"),
-    Step("calibrate", None, (), "bias, dark and flat calibration"),
+    Step("header", header.run, (), "standardise keywords from telescope profiles"),
+    Step("calibrate", calibrate.run, (), "bias, dark and flat calibration"),
     Step("detect", detect.run, (), "SExtractor detection, MAG_AUTO, FWHM, background, seeing"),
-    Step("astrometry", None, ("detect",), "WCS against Gaia"),
-    Step("aperture", None, ("detect",), "DAOPHOT PHOT aperture photometry"),
-    Step("psf", None, ("detect",), "DAOPHOT/ALLSTAR PSF photometry"),
-    Step("zeropoint", None, ("detect",), "zero point against APASS/Gaia"),
+    Step("astrometry", astrometry.run, ("detect",), "WCS against Gaia"),
+    Step("aperture", aperture.run, ("detect",), "DAOPHOT PHOT aperture photometry"),
+    Step("psf", psf.run, ("detect",), "DAOPHOT/ALLSTAR PSF photometry"),
+    Step("zeropoint", zeropoint.run, ("detect",), "zero point against APASS/Gaia"),
     Step("write", write.run, (), "unified table and products"),
 )
 STEP_NAMES = tuple(step.name for step in STEPS)

@@ -42,7 +42,7 @@ def run(ctx):
         tool, ctx.image_name, ctx.work_dir, detect=detect,
         zero_point_mag=ctx.config["photometry"]["zero_point_mag"],
         gain_e_per_adu=gain, saturate_adu=saturate,
-        pixel_scale_arcsec=ctx.pixel_scale_arcsec())
+        pixel_scale_arcsec=ctx.pixel_scale_arcsec(), weight_image=ctx.weight_name)
     if len(detections) == 0:
         raise ToolError(tool.label, f"found no sources above {detect['detect_thresh_sigma']} "
                         "sigma; check the frame, or lower [detect] detect_thresh_sigma")
