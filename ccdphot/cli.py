@@ -70,7 +70,11 @@ def _summary(result):
     seeing = qc.get("seeing_fwhm_pix")
     arcsec = qc.get("seeing_fwhm_arcsec")
     rows = len(result.table) if result.table is not None else 0
-    return (f"{result.record['frame']}: {result.record['status']}; {rows} sources"
+    skipped = [step["name"] for step in result.record["steps"] if step["status"] == "skipped"]
+    status = result.record["status"].split(",")[0].split(":")[0]
+    if skipped:  # the reasons are in the warnings above and in run.json
+        status += f" (skipped: {', '.join(skipped)})"
+    return (f"{result.record['frame']}: {status}; {rows} sources"
             + (f", seeing {seeing:.2f} pix" if seeing == seeing and seeing else "")
             + (f" ({arcsec:.2f} arcsec)" if arcsec else "")
             + f", {result.record['seconds']:.2f} s -> {result.out_dir}")

@@ -531,7 +531,8 @@ def read_iraf_daophot(path):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             raw = astropy_ascii.read(path, format="daophot")
-    except (OSError, ValueError, IndexError, astropy_ascii.InconsistentTableError) as err:
+    except (OSError, ValueError, IndexError, TypeError,
+            astropy_ascii.InconsistentTableError) as err:
         raise OutputParseError(f"{path.name}{_line_of(str(err), data_lines)}: not a readable "
                                f"IRAF DAOPHOT text file ({err})") from err
     keywords = _iraf_keywords(raw)

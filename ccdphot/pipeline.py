@@ -145,8 +145,8 @@ def _run_step(ctx, entry, function):
                  seconds=round(time.perf_counter() - start, 3), figures=figures)
     if skipped:
         entry["reason"] = str(figures.get("reason", "no reason given"))
-        log.warning("--- %s skipped after %.2f s: %s", entry["name"], entry["seconds"],
-                    entry["reason"])
+        log.info("--- %s skipped after %.2f s: %s", entry["name"], entry["seconds"],
+                 entry["reason"])
         return
     shown = ", ".join(f"{k}={v}" for k, v in figures.items())
     log.info("--- %s ok in %.2f s%s", entry["name"], entry["seconds"],

@@ -539,6 +539,19 @@ def test_too_few_stars_is_a_clear_error(frames, ngc_reference, out_root):
 
 
 @pytest.mark.requires_sextractor
+def test_too_few_stars_keeps_a_usable_header_wcs(frames, ngc_reference, out_root):
+    config = {"catalogs": {"offline": True}, "detect": {"detect_thresh_sigma": 2500.0}}
+    result = ccdphot.run(frames["ngc"], config=config, steps=STEPS, out=out_root / "few_kept",
+                         options={"refcat": str(ngc_reference)})
+    record, step = figures(result.out_dir)
+    assert step["status"] == "skipped" and not result.ok
+    assert "usable detections, fewer than" in step["reason"]
+    original = celestial_wcs(fits.getheader(frames["ngc"]))
+    assert wcsfit.wcs_difference_arcsec(solved_wcs(result.out_dir), original,
+                                        (1150, 1250))[1] < 1e-6
+
+
+@pytest.mark.requires_sextractor
 def test_catalogue_with_no_star_in_the_field(frames, ngc_reference, out_root, tmp_path):
     elsewhere = Table.read(ngc_reference)
     elsewhere["ra"] = (elsewhere["ra"] + 30.0) % 360.0

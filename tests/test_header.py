@@ -229,3 +229,23 @@ def test_run_command_passes_set_and_profile(frame_copy, tmp_path):
     assert record["options"]["header_values"] == {"FILTER": "V"}
     assert record["details"]["header"]["profile"] == "Bialkow_Andor"
     assert fits.getheader(out / "NGC6871" / "work" / "frame.fits")["FILTER"] == "V"
+
+
+@pytest.mark.requires_sextractor
+@pytest.mark.requires_iraf
+def test_unknown_filter_skips_the_zero_point_of_the_configured_sequence(ngc6871_fits, tmp_path):
+    """Without FILTER the default sequence still measures the frame: only the zero
+    point is skipped, with the message saying how to supply FILTER."""
+    frame = tmp_path / "nofilter.fits"
+    with fits.open(ngc6871_fits) as hdul:
+        del hdul[0].header["FILTER"]
+        hdul.writeto(frame)
+    config = load_config(data={"catalogs": {"offline": True}})
+    result = run_frame(frame, config, out=tmp_path / "R")
+    assert result.ok and len(result.table) > 2000
+    steps = {s["name"]: s for s in result.record["steps"]}
+    assert steps["header"]["status"] == "ok" and steps["psf"]["status"] == "ok"
+    assert steps["zeropoint"]["status"] == "skipped"
+    assert "FILTER is unknown" in steps["zeropoint"]["reason"]
+    assert "--set FILTER=VALUE" in steps["zeropoint"]["reason"]
+    assert result.record["details"]["header"]["values"]["FILTER"]["source"] == "unknown"

@@ -22,9 +22,9 @@ stderr naming the task.
 
 import contextlib
 import json
+import os
 import re
 import shutil
-import os
 import sys
 import tempfile
 import time

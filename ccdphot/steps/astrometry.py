@@ -45,17 +45,17 @@ def run(ctx):
     cfg = ctx.config["astrometry"]
     _check_config(cfg)
     stars = usable_stars(ctx.detections)
-    if len(stars) < cfg["min_matches"]:
-        raise AstrometryError(
-            f"{ctx.input_path.name}: only {len(stars)} usable detections, fewer than "
-            f"[astrometry] min_matches={cfg['min_matches']}; no WCS can be fitted")
-    guess, how = _first_guess(ctx, cfg, stars)
-    center, radius = _field(guess, ctx.shape, cfg)
-    reference, why_none = _reference(ctx, cfg, center, radius)
-    if reference is None:
-        return _keep_header_wcs(ctx, why_none)
     solver = cfg["refine"]
     try:
+        if len(stars) < cfg["min_matches"]:
+            raise AstrometryError(
+                f"{ctx.input_path.name}: only {len(stars)} usable detections, fewer than "
+                f"[astrometry] min_matches={cfg['min_matches']}; no WCS can be fitted")
+        guess, how = _first_guess(ctx, cfg, stars)
+        center, radius = _field(guess, ctx.shape, cfg)
+        reference, why_none = _reference(ctx, cfg, center, radius)
+        if reference is None:
+            return _keep_header_wcs(ctx, why_none)
         initial = _initial_solution(ctx, cfg, stars, reference, guess, how)
         wcs, solver_figures = _refine(ctx, cfg, solver, stars, reference, initial)
         quality = _final_quality(cfg, wcs, stars, reference)
