@@ -25,7 +25,7 @@ def demo_run(tmp_path_factory, ngc6871_fits, ccdphot_cli):
     """The README demo: default steps on the bundled frame, through the CLI."""
     out = tmp_path_factory.mktemp("results")
     before = sha256(ngc6871_fits)
-    done = ccdphot_cli("run", ngc6871_fits, "--out", out)
+    done = ccdphot_cli("run", ngc6871_fits, "--out", out, cwd=out)
     return done, out / "NGC6871", before
 
 
@@ -37,6 +37,16 @@ def test_demo_run_succeeds_and_leaves_the_input_untouched(demo_run, ngc6871_fits
     assert sha256(ngc6871_fits) == before
     for name in ("photometry.ecsv", "photometry.txt", "ccdphot.log", "run.json", "work"):
         assert (result / name).exists(), name
+
+
+@pytest.mark.requires_sextractor
+@pytest.mark.requires_iraf
+def test_no_tool_leaves_files_where_ccdphot_was_started(demo_run):
+    """Every tool (SExtractor, PyRAF/IRAF caches, SCAMP) works inside work/ only."""
+    _, result, _ = demo_run
+    assert sorted(p.name for p in result.parent.iterdir()) == ["NGC6871"]
+    assert sorted(p.name for p in result.iterdir()) == [
+        "ccdphot.log", "photometry.ecsv", "photometry.txt", "run.json", "work"]
 
 
 @pytest.mark.requires_sextractor
