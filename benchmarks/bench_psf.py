@@ -78,7 +78,8 @@ def run_photutils(frame, table, pst_path, fwhm_pix, psfrad_pix, fitrad_pix):
     fit_shape = 2 * int(round(fitrad_pix)) + 1
     phot = PSFPhotometry(epsf, fit_shape, grouper=SourceGrouper(min_separation=2.0 * fwhm_pix),
                          aperture_radius=fwhm_pix,
-                         local_bkg_estimator=LocalBackground(3 * fwhm_pix, 6 * fwhm_pix, bkg))
+                         local_bkg_estimator=LocalBackground(3 * fwhm_pix, 6 * fwhm_pix,
+                                                             bkg_estimator=bkg))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fitted = phot(data, init_params=init)
