@@ -18,7 +18,7 @@ import ccdphot
 from ccdphot import daophot_files
 from ccdphot.config import load_config
 from ccdphot.errors import ConfigError, InputError, ToolError, ToolNotFoundError
-from ccdphot.legacy import compare_to_legacy
+from ccdphot.legacy_comparison import compare_to_legacy
 from ccdphot.tools import ToolRegistry
 from ccdphot.wrappers import daophot
 from ccdphot.wrappers.pyraf import run_iraf

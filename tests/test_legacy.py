@@ -16,8 +16,8 @@ if sys.version_info >= (3, 11):
 else:
     import tomli as tomllib
 from ccdphot.errors import InputError, OutputParseError
-from ccdphot.legacy import (LegacyReduction, compare_to_legacy, load_legacy,
-                            low_good_datum_adu, plot_legacy_comparison)
+from ccdphot.legacy import LegacyReduction, load_legacy, low_good_datum_adu
+from ccdphot.legacy_comparison import compare_to_legacy, plot_legacy_comparison
 
 SHAPE = (1150, 1250)  # NGC6871.fits, numpy order (ny, nx)
 

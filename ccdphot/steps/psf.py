@@ -25,7 +25,7 @@ from ..daophot_files import read_iraf_daophot
 from ..daophot_frame import (frame_psets, legacy_reduction, seeing_fwhm_pix, star_list,
                              task_params, with_numbers, write_coords)
 from ..errors import InputError, ToolError
-from ..legacy import compare_to_legacy, plot_legacy_comparison
+from ..legacy_comparison import compare_to_legacy, plot_legacy_comparison
 from ..products import write_table_atomic
 from ..table import fill_by_number
 from ..wrappers import daophot
