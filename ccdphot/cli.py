@@ -149,6 +149,8 @@ def main(argv=None):
     console.setLevel(logging.DEBUG if args.debug else logging.WARNING)
     console.setFormatter(logging.Formatter("ccdphot: %(levelname)s: %(message)s"))
     logging.getLogger("ccdphot").addHandler(console)
+    if args.debug:  # also the tools' own output, on the console
+        logging.getLogger("ccdphot").setLevel(logging.DEBUG)
     try:
         return args.func(args)
     except CCDPhotError as err:

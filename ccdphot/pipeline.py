@@ -20,9 +20,11 @@ from .frame import frame_stem, read_frame, working_header, write_fits_atomic
 from .products import LOG_NAME, prepare_output, write_run_json
 from .steps import STEP_BY_NAME, STEP_NAMES, STEPS
 from .tools import ToolRegistry
+from .wrappers.base import TOOL_OUTPUT_LOGGER
 
 log = logging.getLogger(__name__)
 _PACKAGE_LOGGER = logging.getLogger("ccdphot")
+_TOOL_OUTPUT_LOGGER = logging.getLogger(TOOL_OUTPUT_LOGGER)
 
 
 @dataclass
@@ -67,28 +69,38 @@ def plan_steps(requested=None, configured=()):
 
 
 class _FrameLog:
-    """Attach a per-frame log file to the ccdphot logger for the frame's duration."""
+    """Attach a per-frame log file to the ccdphot loggers for the frame's duration.
+
+    The file gets ccdphot's INFO messages and every line the tools printed. The
+    tool lines stay out of the caller's own handlers unless the caller enabled
+    DEBUG for ``ccdphot`` (``ccdphot --debug``).
+    """
 
     def __init__(self, path, stem):
         self.handler = logging.FileHandler(path, mode="w", encoding="utf-8")
         self.handler.setLevel(logging.DEBUG)
         self.handler.setFormatter(logging.Formatter(
             f"%(asctime)s {stem} %(levelname)-7s %(name)s: %(message)s"))
+        self._saved = []
 
     def __enter__(self):
-        _PACKAGE_LOGGER.addHandler(self.handler)
-        if _PACKAGE_LOGGER.level == logging.NOTSET or _PACKAGE_LOGGER.level > logging.DEBUG:
-            self._old_level = _PACKAGE_LOGGER.level
-            _PACKAGE_LOGGER.setLevel(logging.DEBUG)
-        else:
-            self._old_level = None
+        self._saved = [(logger, logger.level, logger.propagate)
+                       for logger in (_PACKAGE_LOGGER, _TOOL_OUTPUT_LOGGER)]
+        debugging = _PACKAGE_LOGGER.isEnabledFor(logging.DEBUG)
+        if not _PACKAGE_LOGGER.isEnabledFor(logging.INFO):
+            _PACKAGE_LOGGER.setLevel(logging.INFO)
+        _TOOL_OUTPUT_LOGGER.setLevel(logging.DEBUG)
+        _TOOL_OUTPUT_LOGGER.propagate = debugging
+        for logger in (_PACKAGE_LOGGER, _TOOL_OUTPUT_LOGGER):
+            logger.addHandler(self.handler)
         return self
 
     def __exit__(self, *exc):
-        _PACKAGE_LOGGER.removeHandler(self.handler)
+        for logger, level, propagate in self._saved:
+            logger.removeHandler(self.handler)
+            logger.setLevel(level)
+            logger.propagate = propagate
         self.handler.close()
-        if self._old_level is not None:
-            _PACKAGE_LOGGER.setLevel(self._old_level)
 
 
 def _now():

@@ -1,6 +1,7 @@
 """End to end: `ccdphot run` on the real NGC 6871 frame, products and API."""
 
 import hashlib
+import logging
 import json
 import sys
 
@@ -175,3 +176,16 @@ def test_step_asked_for_by_name_that_skips_makes_the_frame_incomplete(tmp_path, 
     record = json.loads((tmp_path / "R" / "NGC6871" / "run.json").read_text())
     assert record["status"].startswith("incomplete: zeropoint skipped (no reference catalogue")
     assert (tmp_path / "R" / "NGC6871" / "photometry.ecsv").is_file()
+
+
+@pytest.mark.requires_sextractor
+def test_tool_output_goes_to_the_frame_log_not_to_the_callers_handlers(tmp_path, frame_copy,
+                                                                       caplog):
+    caplog.set_level(logging.INFO)
+    result = ccdphot.run(frame_copy, steps=["detect"], out=tmp_path / "R")
+    assert "run SExtractor: source-extractor" in caplog.text  # ccdphot's own INFO lines
+    assert "SExtractor stderr" not in caplog.text
+    log = (result.out_dir / "ccdphot.log").read_text()
+    assert "SExtractor stderr: > All done" in log
+    assert "Setting up background map at line" in log  # progress collapsed to its last line
+    assert log.count("Setting up background map at line") == 1

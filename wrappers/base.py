@@ -25,6 +25,9 @@ from plumbum.commands.processes import ProcessTimedOut
 from ..errors import OutputParseError, ToolError, ToolTimeoutError
 
 log = logging.getLogger(__name__)
+# Tool stdout/stderr lines: in the frame's ccdphot.log, not on the user's console.
+TOOL_OUTPUT_LOGGER = "ccdphot.tool_output"
+_tool_output = logging.getLogger(TOOL_OUTPUT_LOGGER)
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _DIGITS = re.compile(r"[0-9]+(\.[0-9]+)?")
@@ -99,7 +102,7 @@ def run_tool(tool, args, cwd, expect=(), timeout_s=None):
     seconds = time.perf_counter() - start
     for stream, text in (("stdout", stdout), ("stderr", stderr)):
         for line in clean_output(text):
-            log.debug("%s %s: %s", tool.label, stream, line)
+            _tool_output.debug("%s %s: %s", tool.label, stream, line)
     if returncode != 0:
         raise ToolError(tool.label, "failed", argv=argv, returncode=returncode,
                         stderr_tail=stderr_tail(stderr or stdout))
