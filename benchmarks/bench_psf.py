@@ -2,9 +2,10 @@
 
 On the NGC 6871 frame (tests/data/ngc6871), in one run:
 
-1. ``ccdphot.run(frame, steps=[header, detect, aperture, psf])``; the time of
-   the aperture and psf steps is taken from run.json (it includes the PyRAF
-   worker start-ups and the one-off IRAF version probe).
+1. ``ccdphot.run(frame, steps=[header, detect, aperture, psf])``, twice; the
+   time of the aperture and psf steps is taken from run.json. It includes the
+   PyRAF worker start-ups; the first run of a process also includes the
+   one-off IRAF version probe, the second is what every further frame costs.
 2. photutils on the same frame, the same star list (the detection list) and
    the same PSF stars (those IRAF PSF kept in the last iteration): an ePSF built with
    ``EPSFBuilder`` and fitted with ``PSFPhotometry`` (a ``SourceGrouper`` so
@@ -112,12 +113,15 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_psf_") as tmp:
         out = Path(tmp)
+        _, t_first = run_ccdphot(args.frame, out / "first")
+        # The next frame of the same process: tool versions are known by then.
         result, t_ccd = run_ccdphot(args.frame, out / "default")
         details = result.record["details"]["psf"]
         qc = result.record["qc"]
-        print(f"ccdphot aperture+psf: {t_ccd:.2f} s ({qc['psf_n_fitted']} stars fitted, "
-              f"PSF {qc['psf_function']} from {qc['psf_n_stars']} stars, "
-              f"{len(details['iterations'])} iterations)")
+        print(f"ccdphot aperture+psf: {t_ccd:.2f} s per frame ({t_first:.2f} s for the first "
+              f"frame of a process, with the IRAF version probe); {qc['psf_n_fitted']} stars "
+              f"fitted, PSF {qc['psf_function']} from {qc['psf_n_stars']} stars, "
+              f"{len(details['iterations'])} iterations")
         work = result.out_dir / "work"
         used_psf_stars = work / f"psf_iter{len(details['iterations'])}.pst"
         fitted, t_pu = run_photutils(args.frame, result.table, used_psf_stars,
@@ -125,7 +129,8 @@ def main():
                                      details["daopars"]["fitrad"])
         n, offset, scatter = agreement(result.table, fitted)
         print(f"photutils PSF photometry: {t_pu:.2f} s")
-        print(f"speed ratio photutils / ccdphot: {t_pu / t_ccd:.1f}x")
+        print(f"speed ratio photutils / ccdphot: {t_pu / t_ccd:.1f}x per frame, "
+              f"{t_pu / t_first:.1f}x for the first frame of a process")
         print(f"magnitudes: {n} stars with MAGERR_PSF < 0.02: median(ccdphot - photutils) "
               f"{offset:+.4f} mag, robust scatter {scatter:.4f} mag")
         if args.legacy:

@@ -7,6 +7,7 @@ version, so that a missing or outdated tool fails before any work is done, with
 a message that says how to install it or point the config at another binary.
 """
 
+import functools
 import logging
 import re
 import shutil
@@ -67,6 +68,23 @@ def _not_found(name, spec, command, why):
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _probe_output(argv, timeout_s):
+    """stdout+stderr of one version-probe command, run once per process.
+
+    Run in a scratch directory: a probe must never leave files where ccdphot
+    was started. '' when the command cannot run or times out.
+    """
+    try:
+        with tempfile.TemporaryDirectory(prefix="ccdphot-probe-") as scratch:
+            done = subprocess.run(list(argv), cwd=scratch, stdin=subprocess.DEVNULL,
+                                  capture_output=True, text=True, errors="replace",
+                                  check=False, timeout=timeout_s)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout + "\n" + done.stderr
+
+
 def probe_version(spec, argv):
     """Run the version probe of a tool (or read its version file); '' if unknown."""
     regex = re.compile(spec.get("version_regex", r"([0-9]+\.[0-9.]+)"), re.MULTILINE)
@@ -77,18 +95,8 @@ def probe_version(spec, argv):
         except OSError:
             text = ""
     else:
-        # In a scratch directory: a probe must never leave files where ccdphot was started.
-        try:
-            with tempfile.TemporaryDirectory(prefix="ccdphot-probe-") as scratch:
-                done = subprocess.run(
-                    [*argv, *spec.get("version_args", [])], cwd=scratch,
-                    stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                    errors="replace", check=False,
-                    timeout=min(_VERSION_PROBE_TIMEOUT_S, float(spec.get("timeout_s", 600))),
-                )
-        except (OSError, subprocess.TimeoutExpired):
-            return ""
-        text = done.stdout + "\n" + done.stderr
+        timeout_s = min(_VERSION_PROBE_TIMEOUT_S, float(spec.get("timeout_s", 600)))
+        text = _probe_output((*argv, *spec.get("version_args", [])), timeout_s)
     match = regex.search(text)
     return match.group(1).rstrip(".") if match else ""
 
