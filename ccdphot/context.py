@@ -11,6 +11,7 @@ asked for by name (empty when the configured sequence runs); ``details`` holds p
 """
 
 import logging
+import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,21 @@ class FrameContext:
             value = value.strip()
             return value if value else default
         return value
+
+    def header_float(self, key) -> Optional[float]:
+        """A positive, finite numeric header value (GAIN, SATURATE, ...), else None.
+
+        A value that is there but not a number is reported in the log.
+        """
+        value = self.header_value(key)
+        if value is None:
+            return None
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            log.warning("header %s=%r is not a number; ignored", key, value)
+            return None
+        return number if math.isfinite(number) and number > 0 else None
 
     def pixel_scale_arcsec(self) -> Optional[float]:
         """Mean pixel scale in arcsec from the WCS, or None without a WCS."""

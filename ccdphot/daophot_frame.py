@@ -106,15 +106,6 @@ def seeing_fwhm_pix(ctx):
     return float(fwhm)
 
 
-def _header_float(ctx, key):
-    value = ctx.header_value(key)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if np.isfinite(number) and number > 0 else None
-
-
 def frame_psets(ctx, fwhm_pix, step_layer):
     """The IRAF parameter sets for this frame.
 
@@ -124,8 +115,8 @@ def frame_psets(ctx, fwhm_pix, step_layer):
     ``[daophot.<pset>]`` tables.
     """
     frame = daophot.frame_psets(
-        fwhm_pix, gain_e_per_adu=_header_float(ctx, "GAIN"),
-        readnoise_e=_header_float(ctx, "RDNOISE"), saturate_adu=_header_float(ctx, "SATURATE"),
+        fwhm_pix, gain_e_per_adu=ctx.header_float("GAIN"),
+        readnoise_e=ctx.header_float("RDNOISE"), saturate_adu=ctx.header_float("SATURATE"),
         sky_sigma_adu=ctx.qc.get("background_rms_adu"),
         header_keys=[key for key in ("AIRMASS", "FILTER", "DATE-OBS")
                      if ctx.header_value(key) is not None])

@@ -137,22 +137,13 @@ def header_pixel_scale(ctx, cfg):
     if cfg["pixel_scale_arcsec"] > 0:
         return float(cfg["pixel_scale_arcsec"]), "[astrometry] pixel_scale_arcsec"
     for key in _SCALE_KEYS:
-        value = _positive(ctx.header_value(key))
+        value = ctx.header_float(key)
         if value:
             return value, key
-    pixel_um, focal_mm = _positive(ctx.header_value("PIXSIZE1")), _positive(
-        ctx.header_value("FOCALLEN"))
+    pixel_um, focal_mm = ctx.header_float("PIXSIZE1"), ctx.header_float("FOCALLEN")
     if pixel_um and focal_mm:
         return 206.264806 * pixel_um / focal_mm, "PIXSIZE1/FOCALLEN"
     return None, None
-
-
-def _positive(value):
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if np.isfinite(value) and value > 0 else None
 
 
 def usable_header_wcs(ctx):

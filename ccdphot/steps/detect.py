@@ -15,23 +15,10 @@ from ..wrappers import sextractor
 log = logging.getLogger(__name__)
 
 
-def positive_header_float(ctx, key):
-    """A positive numeric header value, or None (with a log line) when unusable."""
-    value = ctx.header_value(key)
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        log.warning("header %s=%r is not a number; ignored", key, value)
-        return None
-    return number if number > 0 else None
-
-
 def run(ctx):
     detect = ctx.config["detect"]
-    gain = positive_header_float(ctx, "GAIN")
-    saturate = positive_header_float(ctx, "SATURATE")
+    gain = ctx.header_float("GAIN")
+    saturate = ctx.header_float("SATURATE")
     if gain is None:
         log.warning("no GAIN in the header: SExtractor errors assume an infinite gain "
                     "(set GAIN in the header step or a telescope profile)")

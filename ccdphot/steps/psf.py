@@ -117,13 +117,12 @@ def _psf_numbers(ctx, phot, psets, fwhm):
     if legacy is not None and legacy.psf_stars is not None and len(legacy.psf_stars):
         log.info("PSF stars: the %d stars of the legacy PSF-star list", len(legacy.psf_stars))
         return np.asarray(legacy.psf_stars["ID"], int), "legacy list"
-    sat = ctx.header_value("SATURATE")
     detections = ctx.detections
     if legacy is not None:  # rows are legacy stars: select among their SExtractor twins
         detections = _legacy_twins(ctx.detections, ctx.table)
     numbers = select_psf_stars(detections, phot, float(psets["daopars"]["psfrad"]), ctx.shape,
                                ctx.config["psf"], fwhm,
-                               saturate_adu=float(sat) if sat is not None else None)
+                               saturate_adu=ctx.header_float("SATURATE"))
     return numbers, "automatic"
 
 
