@@ -22,10 +22,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised only on Python 3.10
     import tomli as tomllib
 
-__all__ = ["load_config", "default_config", "thaw", "config_to_toml", "parse_override"]
+__all__ = ["load_config", "default_config", "thaw", "config_to_toml", "parse_override",
+           "read_toml"]
 
 
-def _read_toml_text(text, origin):
+def read_toml(text, origin):
+    """Parse TOML text; a syntax error is a ConfigError naming ``origin``."""
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -35,7 +37,7 @@ def _read_toml_text(text, origin):
 def default_config():
     """Return the built-in defaults as a plain (mutable) dict."""
     text = resources.files("ccdphot.default_params").joinpath("ccdphot.toml").read_text()
-    return _read_toml_text(text, "built-in default_params/ccdphot.toml")
+    return read_toml(text, "built-in default_params/ccdphot.toml")
 
 
 def _same_kind(default, value):
@@ -120,7 +122,7 @@ def load_config(path=None, overrides=(), data=None):
             text = path.read_text()
         except OSError as err:
             raise ConfigError(f"cannot read config file {path}: {err.strerror}") from err
-        _merge(config, _read_toml_text(text, str(path)), str(path))
+        _merge(config, read_toml(text, str(path)), str(path))
     if data:
         _merge(config, thaw(data), "config given to ccdphot.run")
     for override in overrides:

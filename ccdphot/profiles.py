@@ -23,17 +23,12 @@ CCDPhot ``*_obs.info`` templates are read into the same structure by
 
 import logging
 import re
-import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from .config import read_toml
 from .errors import ConfigError, InputError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised only on Python 3.10
-    import tomli as tomllib
 
 log = logging.getLogger(__name__)
 
@@ -155,12 +150,10 @@ def read_profile_toml(path):
     """Read a TOML profile file."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(f"cannot read profile {path}: {err.strerror}") from err
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML ({err}); fix the profile") from err
-    return profile_from_dict(data, str(path))
+    return profile_from_dict(read_toml(text, f"profile {path}"), str(path))
 
 
 def profile_to_toml(profile):
@@ -325,7 +318,7 @@ def shipped_profiles():
     profiles = []
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
-            data = tomllib.loads(entry.read_text(encoding="utf-8"))
+            data = read_toml(entry.read_text(encoding="utf-8"), f"profiles/{entry.name}")
             profiles.append(profile_from_dict(data, f"profiles/{entry.name}"))
     return profiles
 

@@ -17,20 +17,15 @@ callers keep that order to map IDs back to their own star numbers.
 
 import logging
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 
+from ..config import read_toml
 from ..errors import ConfigError, OutputParseError, ToolError
 from .base import param_file
 from .pyraf import IrafCall, run_iraf
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised only on Python 3.10
-    import tomli as tomllib
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +38,8 @@ _QUIET_INTERACTIVE = {**_QUIET, "interactive": False}
 
 def default_psets():
     """The shipped parameter sets: {pset: {param: value}}."""
-    data = tomllib.loads(param_file("daophot", "psets.toml").read_text())
+    data = read_toml(param_file("daophot", "psets.toml").read_text(),
+                     "default_params/daophot/psets.toml")
     return {pset: dict(data.get(pset, {})) for pset in PSETS}
 
 
