@@ -77,16 +77,9 @@ def adopt_legacy_star_list(ctx, legacy_stars):
     table["Y_IMAGE"].mask[:] = False
     n_matched = 0
     if ctx.detections is not None and len(ctx.detections):
-        det = ctx.detections
-        tree = cKDTree(np.column_stack([det["X_IMAGE"], det["Y_IMAGE"]]))
-        distance, nearest = tree.query(np.column_stack([x, y]),
-                                       distance_upper_bound=LEGACY_MATCH_RADIUS_PIX)
-        hit = np.isfinite(distance)
-        source = Table({"NUMBER": ids[hit]})
-        for name in _SEXTRACTOR_COLUMNS:
-            source[name] = np.asarray(det[name])[nearest[hit]]
-        fill_by_number(table, source, {name: name for name in _SEXTRACTOR_COLUMNS})
-        n_matched = int(hit.sum())
+        twins = legacy_twins(ctx.detections, ids, x, y)
+        fill_by_number(table, twins, {name: name for name in _SEXTRACTOR_COLUMNS})
+        n_matched = len(twins)
     table.meta.update(ctx.table.meta if ctx.table is not None else {})
     table.meta["ROWS"] = "legacy star list"
     table.meta.pop("MAG_APER_SOURCE", None)
@@ -96,6 +89,18 @@ def adopt_legacy_star_list(ctx, legacy_stars):
     log.info("legacy mode: %d legacy stars are the detection list (%d matched to a "
              "SExtractor detection within %.1f pix)", len(ids), n_matched,
              LEGACY_MATCH_RADIUS_PIX)
+
+
+def legacy_twins(detections, legacy_ids, x, y):
+    """The SExtractor detection nearest to each legacy star at (x, y), within
+    :data:`LEGACY_MATCH_RADIUS_PIX`, renumbered with the legacy star's ID."""
+    tree = cKDTree(np.column_stack([detections["X_IMAGE"], detections["Y_IMAGE"]]))
+    distance, nearest = tree.query(np.column_stack([x, y]),
+                                   distance_upper_bound=LEGACY_MATCH_RADIUS_PIX)
+    hit = np.isfinite(distance)
+    twins = detections[nearest[hit]]
+    twins["NUMBER"] = np.asarray(legacy_ids, int)[hit]
+    return twins
 
 
 def seeing_fwhm_pix(ctx):

@@ -22,8 +22,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..daophot_files import read_iraf_daophot
-from ..daophot_frame import (frame_psets, legacy_reduction, seeing_fwhm_pix, star_list,
-                             task_params, with_numbers, write_coords)
+from ..daophot_frame import (frame_psets, legacy_reduction, legacy_twins, seeing_fwhm_pix,
+                             star_list, task_params, with_numbers, write_coords)
 from ..errors import InputError, ToolError
 from ..legacy_comparison import compare_to_legacy, plot_legacy_comparison
 from ..products import write_table_atomic
@@ -119,22 +119,13 @@ def _psf_numbers(ctx, phot, psets, fwhm):
         return np.asarray(legacy.psf_stars["ID"], int), "legacy list"
     detections = ctx.detections
     if legacy is not None:  # rows are legacy stars: select among their SExtractor twins
-        detections = _legacy_twins(ctx.detections, ctx.table)
+        table = ctx.table
+        detections = legacy_twins(ctx.detections, table["NUMBER"], table["X_IMAGE"],
+                                  table["Y_IMAGE"])
     numbers = select_psf_stars(detections, phot, float(psets["daopars"]["psfrad"]), ctx.shape,
                                ctx.config["psf"], fwhm,
                                saturate_adu=ctx.header_float("SATURATE"))
     return numbers, "automatic"
-
-
-def _legacy_twins(detections, table):
-    """The detections nearest to each legacy star (within 1 pix), renumbered by legacy ID."""
-    tree = cKDTree(np.column_stack([table["X_IMAGE"], table["Y_IMAGE"]]))
-    distance, nearest = tree.query(np.column_stack([detections["X_IMAGE"], detections["Y_IMAGE"]]),
-                                   distance_upper_bound=1.0)
-    hit = np.isfinite(distance)
-    twins = detections[hit]
-    twins["NUMBER"] = np.asarray(table["NUMBER"])[nearest[hit]]
-    return twins
 
 
 def _write_pst(ctx, phot, numbers):
