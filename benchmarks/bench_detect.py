@@ -2,7 +2,7 @@
 
 Times, on the bundled NGC 6871 frame (or a frame given as argument):
   1. the bare ``source-extractor`` call with the very parameter files ccdphot
-     wrote (recorded in RESULTS/<frame>/work/), run in a scratch copy;
+     wrote for the frame (its work directory), run in a scratch copy;
   2. ``ccdphot.run(frame, steps=["detect"])`` in-process (Python API);
   3. ``ccdphot run --steps detect`` as a command (includes interpreter start-up
      and imports).

@@ -7,8 +7,6 @@ reduction itself is read and mapped by :mod:`ccdphot.legacy`.
 """
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +15,7 @@ from astropy.table import MaskedColumn, Table
 from scipy.spatial import cKDTree
 
 from .errors import InputError
+from .products import atomic_target
 
 log = logging.getLogger(__name__)
 
@@ -244,12 +243,6 @@ def plot_legacy_comparison(table, summary, path):
                  f"{summary['robust_scatter_mag']:.4f} mag ({summary['n_precise_matched']} stars)",
                  fontsize=9)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".png")
-    os.close(fd)
-    try:
+    with atomic_target(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
