@@ -15,6 +15,7 @@ from .cli_calib import add_header_options, add_parsers, header_run_options
 from .cli_catalog import add_catalog_parser
 from .errors import CCDPhotError, InputError
 from .pipeline import run_frame
+from .series.command import add_parser as add_lightcurve_parser
 from .steps import STEP_NAMES
 from .tools import ToolRegistry
 
@@ -139,6 +140,7 @@ def build_parser():
     config.set_defaults(func=_cmd_config)
     add_parsers(sub, _add_config_options, _config)
     add_catalog_parser(sub, _add_config_options, _config)
+    add_lightcurve_parser(sub)
     return parser
 
 
