@@ -149,7 +149,8 @@ def _frame_size(series):
 
 
 def _choose_method(series, target, options, ensemble_for):
-    """The method asked for, or under 'auto' the one with the smallest target scatter."""
+    """(method, its ensemble, scatter per method tried): the method asked for, or under
+    'auto' the one giving the target the smallest point-to-point scatter."""
     available = [m for m in ("psf", "aper", "kron") if _measured(series, m, target)]
     if options.method != "auto":
         if options.method not in available:
@@ -157,22 +158,23 @@ def _choose_method(series, target, options, ensemble_for):
             raise InputError(f"method {options.method}: {column} is missing for the target in "
                              f"most frames of reference frame {series.reference}'s series; run "
                              "'ccdphot run' with that step, or use --method auto")
-        return options.method, {}
+        return options.method, ensemble_for(options.method), {}
     if not available:
         raise InputError(f"the target has no magnitudes in the frames of reference frame "
                          f"{series.reference}'s series")
-    scatter = {}
+    tried, scatter = {}, {}
     for method in available[:2]:  # psf and aper when both exist; kron only as a fallback
         try:
-            ensemble = ensemble_for(method)
+            tried[method] = ensemble_for(method)
         except InputError as err:
             log.info("method %s not usable: %s", method, err)
             continue
         mag, _ = series.magnitudes(method)
-        scatter[method] = robust_scatter(mag[:, target] - ensemble.zero_point)
+        scatter[method] = robust_scatter(mag[:, target] - tried[method].zero_point)
     if not scatter:
-        return available[0], {}
-    return min(scatter, key=scatter.get), scatter
+        return available[0], ensemble_for(available[0]), {}
+    best = min(scatter, key=scatter.get)
+    return best, tried[best], scatter
 
 
 def _measured(series, method, target, min_fraction=0.5):
@@ -386,8 +388,7 @@ def _build_series(frames, group, target, options, rejected):
         return build_ensemble(series, mag, err, target_column, options.ensemble, comparisons,
                               check)
 
-    method, scatter = _choose_method(series, target_column, options, ensemble_for)
-    ensemble = ensemble_for(method)
+    method, ensemble, scatter = _choose_method(series, target_column, options, ensemble_for)
     mag, err = series.magnitudes(method)
     dmag = mag[:, target_column] - ensemble.magnitude
     dmag_err = np.sqrt(np.square(err[:, target_column]) + np.square(ensemble.zero_point_err))
