@@ -11,10 +11,9 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from astropy.table import Column, MaskedColumn, Table
+from astropy.io import fits
 
-from .errors import OutputError
-from .table import to_text
+from ccdphot.errors import OutputError
 
 PHOTOMETRY_ECSV = "photometry.ecsv"
 PHOTOMETRY_TXT = "photometry.txt"
@@ -73,29 +72,6 @@ def write_run_json(out_dir, record):
                              json.dumps(record, indent=2, default=_jsonable) + "\n")
 
 
-def _unmasked_where_complete(table):
-    """A copy with plain columns where no value is missing.
-
-    The ECSV file is the same (astropy reads such columns back as plain ones
-    anyway), but astropy writes plain columns several times faster.
-    """
-    copy = Table(table, masked=False, copy=False)
-    for name in copy.colnames:
-        column = copy[name]
-        if isinstance(column, MaskedColumn) and not column.mask.any():
-            copy[name] = Column(column.data, name=name, unit=column.unit,
-                                description=column.description, meta=column.meta)
-    return copy
-
-
-def write_photometry(out_dir, table):
-    """Write the unified table as ``photometry.ecsv`` and ``photometry.txt``."""
-    out_dir = Path(out_dir)
-    write_table_atomic(_unmasked_where_complete(table), out_dir / PHOTOMETRY_ECSV,
-                       format="ascii.ecsv")
-    write_text_atomic(out_dir / PHOTOMETRY_TXT, to_text(table))
-
-
 def prepare_output(out_root, stem):
     """Create ``out_root/stem`` and a fresh ``work/`` in it; check it is writable."""
     out_dir = Path(out_root) / stem
@@ -114,3 +90,11 @@ def prepare_output(out_root, stem):
         raise OutputError(f"cannot write results to {out_dir} ({reason}); choose a writable "
                           "directory with --out") from err
     return out_dir, work_dir
+
+
+def write_fits_atomic(path, data, header):
+    """Write a primary-HDU FITS file atomically (temporary file, then rename)."""
+    with atomic_target(path) as tmp:
+        fits.PrimaryHDU(data=data, header=header).writeto(tmp, overwrite=True,
+                                                           output_verify="silentfix")
+    return Path(path)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from .errors import ConfigError, ToolNotFoundError
+from ccdphot.errors import ConfigError, ToolNotFoundError
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from astropy import units as u
 from astropy.io import ascii as astropy_ascii
 from astropy.table import MaskedColumn, Table
 
-from .errors import InputError, OutputParseError
+from ccdphot.errors import InputError, OutputParseError
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,8 @@ _HEADER_FIGURES = {
     "FRAD": "fitting_radius_pix",
 }
 
-UNDEFINED_MAG = 99.999
-UNDEFINED_ERR = 9.9999
+DAOPHOT_UNDEFINED_MAG = 99.999
+DAOPHOT_UNDEFINED_ERR = 9.9999
 
 # Analytic PSF functions: DAOPHOT II label (and its ANALYTIC MODEL PSF number)
 # -> IRAF daopars.function.
@@ -283,14 +283,14 @@ def read_daophot_ap(path):
                MaskedColumn(first[:, 1], name="X", unit=u.pix),
                MaskedColumn(first[:, 2], name="Y", unit=u.pix)]
     for i in range(n_ap):
-        col = _masked(first[:, 3 + i], bad=UNDEFINED_MAG, unit=u.mag)
+        col = _masked(first[:, 3 + i], bad=DAOPHOT_UNDEFINED_MAG, unit=u.mag)
         col.name = f"MAG{i + 1}"
         columns.append(col)
     columns += [MaskedColumn(second[:, 0], name="SKY", unit=u.adu),
                 MaskedColumn(second[:, 1], name="SKY_SIGMA", unit=u.adu),
                 MaskedColumn(second[:, 2], name="SKY_SKEW", unit=u.adu)]
     for i in range(n_ap):
-        col = _masked(second[:, 3 + i], bad=UNDEFINED_ERR, unit=u.mag)
+        col = _masked(second[:, 3 + i], bad=DAOPHOT_UNDEFINED_ERR, unit=u.mag)
         col.name = f"MERR{i + 1}"
         columns.append(col)
     table = _table(path, meta, columns)
@@ -305,7 +305,7 @@ def read_daophot_lst(path):
     """PICK PSF-candidate list (``.lst``): ID, X, Y, MAG, MERR and, when PICK
     wrote it, DMAG_AP12 (first minus second aperture magnitude)."""
     spec = [("ID", None, None), ("X", u.pix, None), ("Y", u.pix, None),
-            ("MAG", u.mag, UNDEFINED_MAG), ("MERR", u.mag, UNDEFINED_ERR),
+            ("MAG", u.mag, DAOPHOT_UNDEFINED_MAG), ("MERR", u.mag, DAOPHOT_UNDEFINED_ERR),
             ("DMAG_AP12", u.mag, None)]
     _, _, table = _read_simple(path, (3,), spec, n_min=4)
     return table
@@ -315,7 +315,7 @@ def read_daophot_nei(path):
     """PSF neighbour file (``.nei``): ID, X, Y, MAG, SKY and FLAG, the mark PSF
     puts after a PSF star it found suspect ('?') or rejected ('*'); '' otherwise."""
     spec = [("ID", None, None), ("X", u.pix, None), ("Y", u.pix, None),
-            ("MAG", u.mag, UNDEFINED_MAG), ("SKY", u.adu, None)]
+            ("MAG", u.mag, DAOPHOT_UNDEFINED_MAG), ("SKY", u.adu, None)]
     _, rows, table = _read_simple(path, (3,), spec, n_min=4, flag=True)
     table["FLAG"] = [tail for _, _, tail in rows]
     bad = [(n, tail) for n, _, tail in rows if tail not in ("", "?", "*")]
@@ -326,7 +326,7 @@ def read_daophot_nei(path):
 
 
 _FIT_SPEC = [("ID", None, None), ("X", u.pix, None), ("Y", u.pix, None),
-             ("MAG", u.mag, UNDEFINED_MAG), ("MERR", u.mag, UNDEFINED_ERR),
+             ("MAG", u.mag, DAOPHOT_UNDEFINED_MAG), ("MERR", u.mag, DAOPHOT_UNDEFINED_ERR),
              ("SKY", u.adu, None), ("NITER", None, None), ("CHI", None, None),
              ("SHARP", None, None)]
 

@@ -15,10 +15,15 @@ import logging
 
 from astropy.io import fits
 
-from ..errors import InputError
-from ..frame import write_fits_atomic
-from ..profiles import load_profile, match_profile
-from ..standard_header import UNKNOWN, apply_standard, missing_keywords, standardise
+from ccdphot.errors import InputError
+from ccdphot.header.profiles import frame_profile
+from ccdphot.header.standard import (
+    UNKNOWN,
+    apply_standard,
+    missing_keywords,
+    standardise,
+)
+from ccdphot.products import write_fits_atomic
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +45,6 @@ def needed_keywords(planned_steps, config):
         for key in NEEDED_BY_STEP.get(step, ()):
             needed.setdefault(key, step)
     return needed
-
-
-def frame_profile(header, choice):
-    """The profile named by ``choice`` (name or file), else the matching shipped one."""
-    return load_profile(choice) if choice else match_profile(header)
 
 
 def _missing_message(ctx, key, step, needed):

@@ -9,14 +9,14 @@ import logging
 import sys
 from pathlib import Path
 
-from . import __version__
-from .config import config_to_toml, load_config, parse_override
-from .cli_calib import add_header_options, add_parsers, header_run_options
-from .cli_catalog import add_catalog_parser
-from .errors import CCDPhotError, InputError
-from .pipeline import run_frame
-from .steps import STEP_NAMES
-from .tools import ToolRegistry
+from ccdphot import __version__
+from ccdphot.cli.calib import add_header_options, add_parsers, header_run_options
+from ccdphot.cli.catalog import add_catalog_parser
+from ccdphot.config import config_to_toml, load_config, parse_override
+from ccdphot.errors import CCDPhotError, InputError
+from ccdphot.frame.pipeline import run_frame
+from ccdphot.frame.steps import STEP_NAMES
+from ccdphot.tools import ToolRegistry
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

@@ -8,9 +8,9 @@ import logging
 
 from astropy.table import Table
 
-from ..errors import ToolError
-from ..table import fill_by_number, new_unified
-from ..wrappers import sextractor
+from ccdphot.errors import ToolError
+from ccdphot.frame.table import fill_by_number, new_unified
+from ccdphot.wrappers import sextractor
 
 log = logging.getLogger(__name__)
 

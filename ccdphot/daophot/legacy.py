@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from . import daophot_files as dao
-from .errors import InputError
+from ccdphot.daophot import files as dao
+from ccdphot.errors import InputError
 
 log = logging.getLogger(__name__)
 

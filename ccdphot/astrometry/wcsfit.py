@@ -18,7 +18,7 @@ from astropy.stats import sigma_clip
 from astropy.wcs import WCS
 from astropy.wcs.utils import fit_wcs_from_points, proj_plane_pixel_scales
 
-from .starmatch import cross_match
+from ccdphot.astrometry.starmatch import cross_match
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,6 @@ asked for by name (empty when the configured sequence runs); ``details`` holds p
 
 import logging
 import math
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -20,26 +19,14 @@ from typing import Any, Mapping, Optional
 
 from astropy.io import fits
 from astropy.table import Table
-from astropy.utils.exceptions import AstropyWarning
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
 
-from .frame import WORKING_IMAGE
-from .tools import ToolRegistry
+from ccdphot.tools import ToolRegistry
 
 log = logging.getLogger(__name__)
 
-
-def celestial_wcs(header):
-    """The celestial WCS of a header, or None when it has no usable one."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", (FITSFixedWarning, AstropyWarning))
-        try:
-            wcs = WCS(header, naxis=2, relax=True, fix=True)
-        except Exception as err:  # astropy.wcs raises several unrelated types
-            log.warning("header WCS unusable (%s); no sky coordinates until astrometry", err)
-            return None
-    return wcs if wcs.has_celestial else None
+WORKING_IMAGE = "frame.fits"  # the working copy every tool reads, in work/
 
 
 @dataclass

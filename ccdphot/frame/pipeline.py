@@ -12,15 +12,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
 
-from . import __version__
-from .config import load_config, thaw
-from .context import FrameContext, celestial_wcs
-from .errors import CCDPhotError, ConfigError, StepUnavailableError
-from .frame import frame_stem, read_frame, working_header, write_fits_atomic
-from .products import LOG_NAME, prepare_output, write_run_json
-from .steps import STEP_BY_NAME, STEP_NAMES, STEPS
-from .tools import ToolRegistry
-from .wrappers.base import TOOL_OUTPUT_LOGGER
+from ccdphot import __version__
+from ccdphot.config import load_config, thaw
+from ccdphot.errors import CCDPhotError, ConfigError, StepUnavailableError
+from ccdphot.fitsio import celestial_wcs, frame_stem, read_frame, working_header
+from ccdphot.frame.context import FrameContext
+from ccdphot.frame.steps import STEP_BY_NAME, STEP_NAMES, STEPS
+from ccdphot.products import LOG_NAME, prepare_output, write_fits_atomic, write_run_json
+from ccdphot.tools import ToolRegistry
+from ccdphot.wrappers.base import TOOL_OUTPUT_LOGGER
 
 log = logging.getLogger(__name__)
 _PACKAGE_LOGGER = logging.getLogger("ccdphot")

@@ -31,10 +31,11 @@ from astropy.stats import mad_std, sigma_clipped_stats
 from astropy.time import Time
 from ccdproc.utils.slices import slice_from_string
 
-from .errors import ConfigError, InputError
-from .frame import frame_stem, read_frame, write_fits_atomic
-from .profiles import load_profile, match_profile
-from .standard_header import apply_standard, standardise
+from ccdphot.errors import ConfigError, InputError
+from ccdphot.fitsio import frame_stem, read_frame
+from ccdphot.header.profiles import frame_profile
+from ccdphot.header.standard import apply_standard, standardise
+from ccdphot.products import write_fits_atomic
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def read_raw(path, profile_choice="", overrides=None):
     """Read a frame for calibration: standardised header, overscan and trim applied."""
     path = Path(path)
     data, header, _ = read_frame(path)
-    profile = load_profile(profile_choice) if profile_choice else match_profile(header)
+    profile = frame_profile(header, profile_choice)
     std = standardise(header, profile, overrides, file_name=path.name)
     ccd = CCDData(data, unit="adu", meta=apply_standard(header, std))
     return RawFrame(path, prepare_raw(ccd, header, profile), std, profile)

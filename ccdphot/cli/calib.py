@@ -7,13 +7,17 @@ as CCDPhotError and printed there as one line.
 import sys
 from pathlib import Path
 
-from .calibration import apply_masters, make_masters
-from .errors import CCDPhotError, OutputError
-from .frame import read_frame
-from .products import write_text_atomic
-from .profiles import profile_to_toml, read_obsinfo, shipped_profiles
-from .standard_header import parse_set_options, standard_table, standardise
-from .steps.header import frame_profile
+from ccdphot.calib.masters import apply_masters, make_masters
+from ccdphot.errors import CCDPhotError, OutputError
+from ccdphot.fitsio import read_frame
+from ccdphot.header.profiles import (
+    frame_profile,
+    profile_to_toml,
+    read_obsinfo,
+    shipped_profiles,
+)
+from ccdphot.header.standard import parse_set_options, standard_table, standardise
+from ccdphot.products import write_text_atomic
 
 EXIT_OK, EXIT_FAILED = 0, 1
 

@@ -21,15 +21,24 @@ import logging
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..daophot_files import read_iraf_daophot
-from ..daophot_frame import (frame_psets, legacy_reduction, legacy_twins, seeing_fwhm_pix,
-                             star_list, task_params, with_numbers, write_coords)
-from ..errors import InputError, ToolError
-from ..legacy_comparison import compare_to_legacy, plot_legacy_comparison
-from ..products import write_table_atomic
-from ..table import fill_by_number
-from ..wrappers import daophot
-from .aperture import aperture_layer, measure_without_neighbours
+from ccdphot.daophot.files import read_iraf_daophot
+from ccdphot.daophot.legacy_comparison import compare_to_legacy, plot_legacy_comparison
+from ccdphot.errors import InputError, ToolError
+from ccdphot.frame.steps.daophot_support import (
+    aperture_layer,
+    frame_psets,
+    legacy_reduction,
+    legacy_twins,
+    measure_without_neighbours,
+    seeing_fwhm_pix,
+    star_list,
+    task_params,
+    with_numbers,
+    write_coords,
+)
+from ccdphot.frame.table import fill_by_number
+from ccdphot.products import write_table_atomic
+from ccdphot.wrappers import daophot
 
 log = logging.getLogger(__name__)
 

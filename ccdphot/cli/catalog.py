@@ -11,12 +11,16 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.time import Time
 
-from .catalogs import frame_epoch, frame_region, get_reference, write_scamp_reference, \
-    write_text_list
-from .context import celestial_wcs
-from .errors import InputError
-from .frame import read_frame
-from .products import write_table_atomic
+from ccdphot.catalogs import (
+    frame_epoch,
+    frame_region,
+    get_reference,
+    write_scamp_reference,
+    write_text_list,
+)
+from ccdphot.errors import InputError
+from ccdphot.fitsio import celestial_wcs, read_frame
+from ccdphot.products import write_table_atomic
 
 EXIT_OK = 0
 

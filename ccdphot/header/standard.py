@@ -28,9 +28,9 @@ from astropy.table import Table
 from astropy.time import Time
 from astropy.wcs.utils import proj_plane_pixel_scales
 
-from .context import celestial_wcs
-from .errors import ConfigError, InputError
-from .timing import airmass, exposure_times, mid_exposure, site_location
+from ccdphot.errors import ConfigError, InputError
+from ccdphot.fitsio import celestial_wcs
+from ccdphot.header.times import airmass, exposure_times, mid_exposure, site_location
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from .config import read_toml
-from .errors import ConfigError, InputError
+from ccdphot.config import read_toml
+from ccdphot.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -358,3 +358,8 @@ def match_profile(header, profiles=None):
         raise ConfigError(f"profiles {scored[0][1].name} and {scored[1][1].name} both match "
                           "this header equally; choose one with --profile or [header] profile")
     return scored[0][1]
+
+
+def frame_profile(header, choice):
+    """The profile named by ``choice`` (name or file), else the matching shipped one."""
+    return load_profile(choice) if choice else match_profile(header)

@@ -11,7 +11,16 @@ after a failure, so the products made so far are kept.
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from . import aperture, astrometry, calibrate, detect, header, psf, write, zeropoint
+from ccdphot.frame.steps import (
+    aperture,
+    astrometry,
+    calibrate,
+    detect,
+    header,
+    psf,
+    write,
+    zeropoint,
+)
 
 
 @dataclass(frozen=True)

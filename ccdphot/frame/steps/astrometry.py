@@ -24,11 +24,12 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
 
-from .. import catalogs, wcsfit
-from ..errors import AstrometryError, CatalogError, ConfigError
-from ..frame import write_fits_atomic
-from ..starmatch import pattern_match
-from ..wrappers import astrometry_net, ccmap, scamp, wcstools
+from ccdphot import catalogs
+from ccdphot.astrometry import wcsfit
+from ccdphot.astrometry.starmatch import pattern_match
+from ccdphot.errors import AstrometryError, CatalogError, ConfigError
+from ccdphot.products import write_fits_atomic
+from ccdphot.wrappers import astrometry_net, ccmap, scamp, wcstools
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from astropy import units as u
 from astropy.table import MaskedColumn, Table
 from scipy.spatial import cKDTree
 
-from .errors import InputError
-from .products import atomic_target
+from ccdphot.errors import InputError
+from ccdphot.products import atomic_target
 
 log = logging.getLogger(__name__)
 

@@ -20,12 +20,20 @@ import numpy as np
 from astropy.io import fits
 from astropy.nddata import CCDData
 
-from ..calibration import (MASK_BAD, MASK_NO_DATA, calibrate, calibrated_header, masters_for,
-                           prepare_raw, shift_wcs_for_trim, trim_section)
-from ..context import celestial_wcs
-from ..errors import InputError
-from ..frame import write_fits_atomic
-from .header import frame_profile
+from ccdphot.calib.masters import (
+    MASK_BAD,
+    MASK_NO_DATA,
+    calibrate,
+    calibrated_header,
+    masters_for,
+    prepare_raw,
+    shift_wcs_for_trim,
+    trim_section,
+)
+from ccdphot.errors import InputError
+from ccdphot.fitsio import celestial_wcs
+from ccdphot.header.profiles import frame_profile
+from ccdphot.products import write_fits_atomic
 
 log = logging.getLogger(__name__)
 

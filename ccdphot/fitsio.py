@@ -6,17 +6,18 @@ under a plain name, so paths with spaces or shell characters never reach a tool.
 """
 
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
+from astropy.utils.exceptions import AstropyWarning
+from astropy.wcs import WCS, FITSFixedWarning
 
-from .errors import InputError
-from .products import atomic_target
+from ccdphot.errors import InputError
 
 log = logging.getLogger(__name__)
 
-WORKING_IMAGE = "frame.fits"
 _FITS_SUFFIXES = (".fz", ".gz", ".fits", ".fit", ".fts")
 # Keywords that describe the stored encoding, not the image, and must not be
 # copied to a float32 working copy.
@@ -96,9 +97,13 @@ def working_header(header, data):
     return header
 
 
-def write_fits_atomic(path, data, header):
-    """Write a primary-HDU FITS file atomically (temporary file, then rename)."""
-    with atomic_target(path) as tmp:
-        fits.PrimaryHDU(data=data, header=header).writeto(tmp, overwrite=True,
-                                                           output_verify="silentfix")
-    return Path(path)
+def celestial_wcs(header):
+    """The celestial WCS of a header, or None when it has no usable one."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (FITSFixedWarning, AstropyWarning))
+        try:
+            wcs = WCS(header, naxis=2, relax=True, fix=True)
+        except Exception as err:  # astropy.wcs raises several unrelated types
+            log.warning("header WCS unusable (%s); no sky coordinates until astrometry", err)
+            return None
+    return wcs if wcs.has_celestial else None

@@ -16,10 +16,9 @@ import numpy as np
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
-from ..catalogs import error_name, frame_epoch, frame_region, get_reference
-from ..errors import CatalogError, ConfigError
-from ..table import add_calibrated_columns
-from .write import sky_positions
+from ccdphot.catalogs import error_name, frame_epoch, frame_region, get_reference
+from ccdphot.errors import CatalogError, ConfigError
+from ccdphot.frame.table import add_calibrated_columns, sky_positions
 
 log = logging.getLogger(__name__)
 

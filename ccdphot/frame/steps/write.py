@@ -5,31 +5,13 @@ Runs last, also after a failed step, so whatever the frame reached is kept.
 
 import logging
 
-import numpy as np
-
-from ..products import write_photometry
+from ccdphot.frame.table import sky_positions, write_photometry
 
 log = logging.getLogger(__name__)
 
 # Header keywords reported in the QC meta, with unit-carrying names.
 _HEADER_QC = (("exptime_s", "EXPTIME"), ("filter", "FILTER"), ("airmass", "AIRMASS"),
               ("date_obs_utc", "DATE-OBS"), ("object", "OBJECT"))
-
-
-def sky_positions(table, wcs):
-    """Fill ALPHA_J2000/DELTA_J2000 from the best pixel position of each row.
-
-    The PSF position is used where the psf step measured one, else the
-    detection position. Pixel coordinates are FITS (1-based), astropy's are 0-based.
-    """
-    use_psf = ~np.ma.getmaskarray(table["X_PSF"])
-    x = np.where(use_psf, np.ma.getdata(table["X_PSF"]), np.ma.getdata(table["X_IMAGE"]))
-    y = np.where(use_psf, np.ma.getdata(table["Y_PSF"]), np.ma.getdata(table["Y_IMAGE"]))
-    known = ~(np.ma.getmaskarray(table["X_IMAGE"]) & ~use_psf)
-    ra, dec = wcs.celestial.all_pix2world(x - 1.0, y - 1.0, 0)
-    for name, values in (("ALPHA_J2000", ra), ("DELTA_J2000", dec)):
-        table[name][known] = values[known]
-        table[name].mask[known] = ~np.isfinite(values[known])
 
 
 def run(ctx):

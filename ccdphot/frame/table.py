@@ -5,9 +5,19 @@ method fills its columns by NUMBER, so a star a method lost stays masked.
 Column order and units are those of DESIGN.md.
 """
 
+from pathlib import Path
+
 import numpy as np
 from astropy import units as u
-from astropy.table import MaskedColumn, Table
+from astropy.table import Column, MaskedColumn, Table
+
+from ccdphot.magnitudes import UNDEFINED_MAG
+from ccdphot.products import (
+    PHOTOMETRY_ECSV,
+    PHOTOMETRY_TXT,
+    write_table_atomic,
+    write_text_atomic,
+)
 
 # name, dtype, unit, description
 COLUMNS = (
@@ -33,9 +43,6 @@ CALIBRATED_COLUMNS = (
     ("MAG_CAL", "f8", u.mag, "calibrated magnitude (zeropoint step)"),
     ("MAGERR_CAL", "f8", u.mag, "error of MAG_CAL"),
 )
-# Magnitudes at or above this value are the tools' "undefined" sentinels
-# (SExtractor 99.0, DAOPHOT 99.999) and are masked.
-UNDEFINED_MAG = 90.0
 
 
 def new_unified(numbers, calibrated=False):
@@ -84,6 +91,22 @@ def fill_by_number(table, source, columns):
     return int(hit.sum())
 
 
+def sky_positions(table, wcs):
+    """Fill ALPHA_J2000/DELTA_J2000 from the best pixel position of each row.
+
+    The PSF position is used where the psf step measured one, else the
+    detection position. Pixel coordinates are FITS (1-based), astropy's are 0-based.
+    """
+    use_psf = ~np.ma.getmaskarray(table["X_PSF"])
+    x = np.where(use_psf, np.ma.getdata(table["X_PSF"]), np.ma.getdata(table["X_IMAGE"]))
+    y = np.where(use_psf, np.ma.getdata(table["Y_PSF"]), np.ma.getdata(table["Y_IMAGE"]))
+    known = ~(np.ma.getmaskarray(table["X_IMAGE"]) & ~use_psf)
+    ra, dec = wcs.celestial.all_pix2world(x - 1.0, y - 1.0, 0)
+    for name, values in (("ALPHA_J2000", ra), ("DELTA_J2000", dec)):
+        table[name][known] = values[known]
+        table[name].mask[known] = ~np.isfinite(values[known])
+
+
 def text_formats():
     """printf formats of the classic text table, per column."""
     formats = {}
@@ -120,3 +143,26 @@ def to_text(table):
                 cells.append(fmt.format(values[i]))
         lines.append(" ".join(cells))
     return "\n".join(lines) + "\n"
+
+
+def _unmasked_where_complete(table):
+    """A copy with plain columns where no value is missing.
+
+    The ECSV file is the same (astropy reads such columns back as plain ones
+    anyway), but astropy writes plain columns several times faster.
+    """
+    copy = Table(table, masked=False, copy=False)
+    for name in copy.colnames:
+        column = copy[name]
+        if isinstance(column, MaskedColumn) and not column.mask.any():
+            copy[name] = Column(column.data, name=name, unit=column.unit,
+                                description=column.description, meta=column.meta)
+    return copy
+
+
+def write_photometry(out_dir, table):
+    """Write the unified table as ``photometry.ecsv`` and ``photometry.txt``."""
+    out_dir = Path(out_dir)
+    write_table_atomic(_unmasked_where_complete(table), out_dir / PHOTOMETRY_ECSV,
+                       format="ascii.ecsv")
+    write_text_atomic(out_dir / PHOTOMETRY_TXT, to_text(table))
