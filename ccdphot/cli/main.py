@@ -13,7 +13,7 @@ from ccdphot import __version__
 from ccdphot.cli.calib import add_header_options, add_parsers, header_run_options
 from ccdphot.cli.catalog import add_catalog_parser
 from ccdphot.config import config_to_toml, load_config, parse_override
-from ccdphot.errors import CCDPhotError, InputError
+from ccdphot.errors import CCDPhotError, FrameFailedError, InputError
 from ccdphot.frame.pipeline import run_frame
 from ccdphot.frame.steps import STEP_NAMES
 from ccdphot.tools import ToolRegistry
@@ -54,6 +54,11 @@ def _cmd_run(args):
         try:
             result = run_frame(image, config, steps=steps, out=args.out, tools=tools,
                                options=_run_options(args))
+        except FrameFailedError as err:
+            failed += 1
+            print(_summary(err.result))
+            print(f"ccdphot: error: {err}", file=sys.stderr)
+            continue
         except CCDPhotError as err:
             failed += 1
             print(f"ccdphot: error: {err}", file=sys.stderr)
@@ -71,7 +76,9 @@ def _summary(result):
     arcsec = qc.get("seeing_fwhm_arcsec")
     rows = len(result.table) if result.table is not None else 0
     skipped = [step["name"] for step in result.record["steps"] if step["status"] == "skipped"]
-    status = result.record["status"].split(",")[0].split(":")[0]
+    status = result.record["status"]
+    if not status.startswith("failed"):
+        status = status.split(",")[0].split(":")[0]
     if skipped:  # the reasons are in the warnings above and in run.json
         status += f" (skipped: {', '.join(skipped)})"
     return (f"{result.record['frame']}: {status}; {rows} sources"
