@@ -65,3 +65,20 @@ class CatalogError(CCDPhotError):
 
 class AstrometryError(CCDPhotError):
     """No acceptable WCS: no pointing, no pattern match, too few stars or too large RMS."""
+
+
+class StepFailedError(CCDPhotError):
+    """A step of the per-frame pipeline raised; ``step`` names it, ``reason`` says why."""
+
+    def __init__(self, step, reason):
+        self.step = step
+        self.reason = reason
+        super().__init__(f"failed at {step}: {reason}")
+
+
+class FrameFailedError(CCDPhotError):
+    """A frame stopped at a failed step; its products so far were written (``result``)."""
+
+    def __init__(self, message, result=None):
+        self.result = result
+        super().__init__(message)

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from .. import __version__
+from ccdphot import __version__
 
 log = logging.getLogger(__name__)
 

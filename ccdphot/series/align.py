@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..starmatch import Similarity, cross_match, fit_similarity, pattern_match
+from ccdphot.astrometry.starmatch import Similarity, cross_match, fit_similarity, pattern_match
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InputError
-from .transit import fit_transit, transit_mag
+from ccdphot.errors import InputError
+from ccdphot.series.transit import fit_transit, transit_mag
 
 log = logging.getLogger(__name__)
 

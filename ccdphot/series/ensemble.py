@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InputError
+from ccdphot.errors import InputError
 
 log = logging.getLogger(__name__)
 

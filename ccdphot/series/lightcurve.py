@@ -20,14 +20,14 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.table import MaskedColumn, Table, vstack
 
-from ..errors import InputError
-from . import align
-from .detrend import detrend_biweight, detrend_bic, no_detrending
-from .ensemble import SATURATED, EnsembleOptions, build_ensemble, robust_scatter
-from .indices import MIN_POINTS, rank_candidates, variability_indices
-from .matrix import METHODS, gather
-from .products import Rejection, read_results
-from .times import target_bjd_tdb
+from ccdphot.errors import InputError
+from ccdphot.series import align
+from ccdphot.series.detrend import detrend_biweight, detrend_bic, no_detrending
+from ccdphot.series.ensemble import SATURATED, EnsembleOptions, build_ensemble, robust_scatter
+from ccdphot.series.indices import MIN_POINTS, rank_candidates, variability_indices
+from ccdphot.series.matrix import METHODS, gather
+from ccdphot.series.products import Rejection, read_results
+from ccdphot.series.times import target_bjd_tdb
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import numpy as np
 from astropy import units as u
 from astropy.table import Table
 
-from .products import FRAME_KEYS, TEXT_KEYS
+from ccdphot.series.products import FRAME_KEYS, TEXT_KEYS
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ import numpy as np
 from astropy import units as u
 from astropy.table import Table
 
-from .. import __version__
-from ..errors import OutputError
-from ..products import write_table_atomic, write_text_atomic
-from . import plots
-from .aavso import aavso_extended
+from ccdphot import __version__
+from ccdphot.errors import OutputError
+from ccdphot.products import write_table_atomic, write_text_atomic
+from ccdphot.series import plots
+from ccdphot.series.aavso import aavso_extended
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..products import atomic_target
+from ccdphot.products import atomic_target
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def plot_target(lightcurve, path, title):
 
 def plot_comparisons(series, ensemble, mag, path, title):
     """Each comparison against the others' ensemble, and the check star, offset for clarity."""
-    from .ensemble import leave_one_out, offsets
+    from ccdphot.series.ensemble import leave_one_out, offsets
 
     time = _values(series.frames["BJD_TDB"])
     origin, label = _time_axis(time)
