@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ccdphot.errors import InputError
-from ccdphot.series.transit import fit_transit, transit_mag
+from ccdphot.series.transit import fit_transit, starting_point, transit_mag
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +76,12 @@ def _weighted_rss(design, y, weight):
     return float(np.sum(np.square((y - design @ coefficients) * weight))), coefficients
 
 
-def _fit(terms, columns, time, y, err, weight, transit):
+def _fit(terms, columns, time, y, err, weight, start):
     design = np.column_stack([np.ones(len(y))] + [columns[t] for t in terms])
-    if transit is None:
+    if start is None:
         rss, coefficients = _weighted_rss(design, y, weight)
         return rss, coefficients, design, None, design.shape[1]
-    fit = fit_transit(time, y, err, design, transit)
-    if fit is None:
-        return math.inf, None, design, None, design.shape[1] + 4
+    fit = fit_transit(time, y, err, design, start)
     return fit.rss, fit.coefficients, design, fit, design.shape[1] + 4
 
 
@@ -91,12 +89,18 @@ def _select(time, y, err, columns, max_terms, transit):
     weight = 1.0 / np.where(np.isfinite(err) & (err > 0), err, np.nanmedian(err))
     weight = weight / np.median(weight)
     n = len(y)
+    start = None
+    if transit is not None:
+        start = starting_point(time, y, err, transit)
+        if start is None:
+            raise InputError("transit fit: no dip in the light curve to start from; give "
+                             "--transit-t0 and --transit-duration")
     tried, best = [], None
     names = list(columns)
     for k in range(0, min(max_terms, len(names)) + 1):
         for terms in itertools.combinations(names, k):
             rss, coefficients, design, fit, n_params = _fit(terms, columns, time, y, err,
-                                                            weight, transit)
+                                                            weight, start)
             if n_params >= n or not math.isfinite(rss) or rss <= 0:
                 continue
             bic = n * math.log(rss / n) + n_params * math.log(n)

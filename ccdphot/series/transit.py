@@ -73,7 +73,7 @@ def _linear(design, y, weight):
     return coefficients
 
 
-def _box_search(time, y, design, weight, durations):
+def box_search(time, y, design, weight, durations):
     """Best (t0, duration, depth) of a box-shaped dip on a grid (the fit's starting point)."""
     span = time.max() - time.min()
     step = max(np.median(np.diff(np.sort(time))) / 2.0, span / 2000.0)
@@ -91,27 +91,37 @@ def _box_search(time, y, design, weight, durations):
     return best[1]
 
 
-def fit_transit(time, y, err, design, guess=TransitGuess()):
+def _weights(err):
+    weight = 1.0 / np.where(np.isfinite(err) & (err > 0), err, np.nanmedian(err))
+    return weight / np.median(weight)
+
+
+def starting_point(time, y, err, guess=TransitGuess()):
+    """(t0, duration, depth in mag) to start the fit from: the guess, else a box search."""
+    time = np.asarray(time, float)
+    if guess.t0 is not None and guess.duration_days is not None:
+        return (guess.t0, guess.duration_days, 0.01)
+    span = float(time.max() - time.min())
+    durations = ([guess.duration_days] if guess.duration_days else
+                 [d for d in np.array([1.0, 1.5, 2.0, 3.0, 4.0, 6.0]) / 24.0 if d < 0.8 * span])
+    start = box_search(time, np.asarray(y, float), np.ones((len(time), 1)), _weights(err),
+                       durations)
+    if start is not None and guess.t0 is not None:
+        start = (guess.t0, start[1], start[2])
+    return start
+
+
+def fit_transit(time, y, err, design, start):
     """Fit a trapezoid transit plus ``design @ coefficients`` to magnitudes ``y``.
 
-    ``design`` holds the systematics columns (the first a constant). Returns a
-    :class:`TransitFit`, or None when no dip is found in the data.
+    ``design`` holds the systematics columns (the first a constant); ``start``
+    is (t0, duration, depth in mag) from :func:`starting_point`. Returns a
+    :class:`TransitFit`.
     """
     time = np.asarray(time, float)
     y = np.asarray(y, float)
-    weight = 1.0 / np.where(np.isfinite(err) & (err > 0), err, np.nanmedian(err))
-    weight = weight / np.median(weight)
+    weight = _weights(err)
     span = float(time.max() - time.min())
-    if guess.t0 is not None and guess.duration_days is not None:
-        start = (guess.t0, guess.duration_days, 0.01)
-    else:
-        durations = ([guess.duration_days] if guess.duration_days else
-                     [d for d in np.array([1.0, 1.5, 2.0, 3.0, 4.0, 6.0]) / 24.0 if d < 0.8 * span])
-        start = _box_search(time, y, design, weight, durations)
-        if start is None:
-            return None
-        if guess.t0 is not None:
-            start = (guess.t0, start[1], start[2])
     depth0 = min(max(1.0 - 10 ** (-0.4 * start[2]), 1e-4), 0.4)
 
     def residual(p):
