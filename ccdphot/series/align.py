@@ -15,7 +15,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from ccdphot.astrometry.starmatch import Similarity, cross_match, fit_similarity, pattern_match
 

@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from ccdphot.errors import InputError
 
@@ -74,7 +75,7 @@ def zero_point(mag, err, columns, weights):
     w = np.where(present, weights, 0.0)
     total = w.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        zp = np.where(present, off, 0.0).__mul__(w).sum(axis=1) / total
+        zp = (np.where(present, off, 0.0) * w).sum(axis=1) / total
         variance = (np.square(w) * np.square(np.where(present, err[:, columns], 0.0))).sum(axis=1)
         zp_err = np.sqrt(variance) / total
     zp[total <= 0] = np.nan
@@ -233,8 +234,6 @@ def _separation_pix(series, column):
 
 def isolated(series, isolation_fwhm):
     """True for stars with no neighbour within the radius bright enough to add > 10 % flux."""
-    from scipy.spatial import cKDTree
-
     x = np.asarray(series.stars["X_REF"], dtype=float)
     y = np.asarray(series.stars["Y_REF"], dtype=float)
     reference_mag = np.asarray(series.stars["MAG_REF"], dtype=float)

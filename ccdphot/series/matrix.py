@@ -51,14 +51,6 @@ class StarSeries:
         mag_name, err_name = METHODS[method]
         return self.values[mag_name], self.values[err_name]
 
-    def has_method(self, method, min_fraction=0.5):
-        """True when the method measured most stars of most frames."""
-        mag = self.values[METHODS[method][0]]
-        return bool(mag.size) and np.isfinite(mag).mean() >= min_fraction * self._filled()
-
-    def _filled(self):
-        return np.isfinite(self.values["X_IMAGE"]).mean()
-
 
 def frame_table(frames, matches):
     """One row per frame: name, times, conditions, how it was matched."""

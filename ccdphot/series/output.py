@@ -39,8 +39,8 @@ def _slug(text):
 
 def stars_table(result):
     """Every matched star in every frame (long format): the all-stars light curves."""
-    series, mag_err = result.series, result.series.magnitudes(result.method)
-    mag, err = mag_err
+    series = result.series
+    mag, err = series.magnitudes(result.method)
     frame_rows, star_cols = np.nonzero(np.isfinite(mag))
     table = Table()
     table["FRAME"] = np.asarray(series.frames["FRAME"])[frame_rows]

@@ -10,8 +10,10 @@ import math
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Circle
 
 from ccdphot.products import atomic_target
+from ccdphot.series.ensemble import leave_one_out, offsets
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +79,6 @@ def plot_target(lightcurve, path, title):
 
 def plot_comparisons(series, ensemble, mag, path, title):
     """Each comparison against the others' ensemble, and the check star, offset for clarity."""
-    from ccdphot.series.ensemble import leave_one_out, offsets
-
     time = _values(series.frames["BJD_TDB"])
     origin, label = _time_axis(time)
     t = time - origin
@@ -186,8 +186,6 @@ def plot_finding_chart(series, target, ensemble, path, title):
 
 
 def _circle(centre, radius, colour):
-    from matplotlib.patches import Circle
-
     return Circle(centre, radius, fill=False, edgecolor=colour, lw=1.5)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from astropy.table import MaskedColumn, Table
 
 from ccdphot import __version__
+from ccdphot.series.transit import transit_mag
 from ccdphot.products import PHOTOMETRY_ECSV, PHOTOMETRY_SCHEMA, write_run_json, write_table_atomic
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,6 @@ def true_magnitudes(field, time):
     phase = 2 * np.pi * (time[:, None] - time[0]) / field.period_days[None, :]
     mag[:, field.variable] += field.amplitude_mag[None, :] * np.sin(phase)
     if field.depth > 0:
-        from ccdphot.series.transit import transit_mag
-
         mag[:, field.target] += transit_mag(time, field.t0, field.depth, field.duration_days, 0.15)
     return mag
 
