@@ -164,15 +164,17 @@ def plot_finding_chart(series, target, ensemble, path, title):
     figure = Figure(figsize=(10, 6.5), layout="constrained")
     ax = figure.subplots()
     ax.scatter(x[good], y[good], s=size[good], color="k", linewidths=0)
-    marks = [(target, "T", "darkorange", 16)]
-    marks += [(c, f"C{i + 1}", "tab:green", 12) for i, c in enumerate(ensemble.columns)]
+    marks = [(target, "T", "darkorange", 16, (10, 10))]
+    marks += [(c, f"C{i + 1}", "tab:green", 12, (8, 8)) for i, c in enumerate(ensemble.columns)]
     if ensemble.check >= 0:
-        marks.append((ensemble.check, "K", "tab:purple", 12))
+        marks.append((ensemble.check, "K", "tab:purple", 12, (-16, -18)))
     legend = []
-    for column, text, colour, radius in marks:
+    for column, text, colour, radius, offset in marks:
         ax.add_patch(_circle((x[column], y[column]), radius, colour))
-        ax.annotate(text, (x[column], y[column]), xytext=(8, 8), textcoords="offset points",
-                    fontsize=9, color=colour, fontweight="bold")
+        ax.annotate(text, (x[column], y[column]), xytext=offset, textcoords="offset points",
+                    fontsize=9, color=colour, fontweight="bold",
+                    bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "alpha": 0.8,
+                          "edgecolor": "none"})
         legend.append(f"{text:>3} star {stars['STAR_ID'][column]:<5d} "
                       f"({x[column]:.0f}, {y[column]:.0f})")
     ax.text(1.02, 1.0, "\n".join(["T target, C comparison,", "K check; (x, y) in pixels", ""]
