@@ -97,20 +97,21 @@ def _fast_ecsv(lines):
                           for c in columns):
         return None
     body = lines[n_header:]
-    if len(body) <= 1:  # no rows
-        table = Table([np.empty(0, dtype=c["datatype"]) for c in columns],
-                      names=[c["name"] for c in columns])
-    else:
-        table = astropy_ascii.read(body, format="basic", guess=False, fast_reader=True,
-                                   delimiter=header.get("delimiter", " "))
+    read = {}
+    if len(body) > 1:
+        read = astropy_ascii.read(body, format="basic", guess=False, fast_reader=True,
+                                  delimiter=header.get("delimiter", " "))
+    built = []
     for column in columns:
-        name = column["name"]
-        if table[name].dtype != np.dtype(column["datatype"]):  # e.g. all-masked floats
-            table[name] = table[name].astype(column["datatype"])
-        if isinstance(table[name], MaskedColumn) and not table[name].mask.any():
-            table[name] = Column(table[name].data, name=name)
-        table[name].unit = column.get("unit")
-        table[name].description = column.get("description")
+        name, dtype = column["name"], np.dtype(column["datatype"])
+        values = np.ma.asarray(read[name]) if len(body) > 1 else np.ma.array([], dtype=dtype)
+        if values.dtype != dtype:  # e.g. an all-masked float column read as int
+            values = values.astype(dtype)
+        mask = np.ma.getmaskarray(values)
+        kind = MaskedColumn if mask.any() else Column
+        built.append(kind(values if mask.any() else np.ma.getdata(values), name=name,
+                          unit=column.get("unit"), description=column.get("description")))
+    table = Table(built, copy=False)
     meta = header.get("meta") or {}
     table.meta.update(dict(meta) if isinstance(meta, list) else meta)  # !!omap -> pairs
     return table

@@ -61,19 +61,18 @@ def _rows_for_reference(i_frame, i_ref, n_ref):
 def _translation_vote(moved, ref, radius):
     """The shift most pairs (moved star -> reference star) agree on, and its votes.
 
-    Every pair proposes a shift; a histogram with bins of ``radius`` finds the
-    crowded one, and the shifts within ``radius`` of its centre are averaged.
+    Every pair proposes a shift; a coarse histogram (at most 200 x 200 bins)
+    finds the crowded cell, and the shifts near it are averaged.
     """
     offsets = (ref[None, :, :] - moved[:, None, :]).reshape(-1, 2)
-    low = offsets.min(axis=0) - radius
-    bins = np.maximum(np.ceil((offsets.max(axis=0) + radius - low) / radius), 1).astype(int)
-    counts, x_edges, y_edges = np.histogram2d(offsets[:, 0], offsets[:, 1], bins=bins,
-                                              range=[(low[0], low[0] + bins[0] * radius),
-                                                     (low[1], low[1] + bins[1] * radius)])
-    i, j = np.unravel_index(int(np.argmax(counts)), counts.shape)
-    centre = np.array([x_edges[i] + radius / 2, y_edges[j] + radius / 2])
-    near = np.hypot(*(offsets - centre).T) <= radius
-    best = offsets[near].mean(axis=0)
+    low, high = offsets.min(axis=0), offsets.max(axis=0)
+    width = max(radius, float((high - low).max()) / 200.0)
+    cells = np.floor((offsets - low) / width).astype(int)
+    counts = np.zeros(cells.max(axis=0) + 1, dtype=int)
+    np.add.at(counts, (cells[:, 0], cells[:, 1]), 1)
+    peak = np.array(np.unravel_index(int(np.argmax(counts)), counts.shape))
+    centre = low + (peak + 0.5) * width
+    best = np.median(offsets[np.abs(offsets - centre).max(axis=1) <= width], axis=0)
     near = np.hypot(*(offsets - best).T) <= radius
     return (offsets[near].mean(axis=0) if near.any() else best), int(near.sum())
 
