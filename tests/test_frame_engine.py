@@ -10,7 +10,7 @@ from astropy.table import Table
 
 from ccdphot.cli.main import main
 from ccdphot.config import load_config
-from ccdphot.errors import FrameFailedError, InputError
+from ccdphot.errors import InputError, StepFailedError
 from ccdphot.frame import pipeline
 from ccdphot.frame.steps import detect as detect_step
 from ccdphot.products import PHOTOMETRY_SCHEMA, RUN_SCHEMA, read_frame_products
@@ -84,8 +84,9 @@ def test_api_raises_with_the_result_of_the_failed_frame(ngc6871_fits, tmp_path, 
         raise ValueError("bad\nthing")
 
     monkeypatch.setattr(detect_step, "new_unified", broken)
-    with pytest.raises(FrameFailedError) as caught:
+    with pytest.raises(StepFailedError) as caught:
         pipeline.run(ngc6871_fits, steps=["detect"], out=tmp_path)
+    assert caught.value.step == "detect"
     result = caught.value.result
     assert result.record["status"] == "failed at detect: ValueError: bad thing"
     assert not result.ok

@@ -14,7 +14,7 @@ from ccdphot.cli.calib import add_header_options, add_parsers, header_run_option
 from ccdphot.cli.catalog import add_catalog_parser
 from ccdphot.cli.lightcurve import add_lightcurve_parser
 from ccdphot.config import config_to_toml, load_config, parse_override
-from ccdphot.errors import CCDPhotError, FrameFailedError, InputError
+from ccdphot.errors import CCDPhotError, InputError
 from ccdphot.frame.pipeline import run_frame
 from ccdphot.frame.steps import STEP_NAMES
 from ccdphot.tools import ToolRegistry
@@ -55,13 +55,10 @@ def _cmd_run(args):
         try:
             result = run_frame(image, config, steps=steps, out=args.out, tools=tools,
                                options=_run_options(args))
-        except FrameFailedError as err:
-            failed += 1
-            print(_summary(err.result))
-            print(f"ccdphot: error: {err}", file=sys.stderr)
-            continue
         except CCDPhotError as err:
             failed += 1
+            if getattr(err, "result", None) is not None:  # the frame's products were written
+                print(_summary(err.result))
             print(f"ccdphot: error: {err}", file=sys.stderr)
             continue
         print(_summary(result))

@@ -19,7 +19,6 @@ from ccdphot.config import load_config, thaw
 from ccdphot.errors import (
     CCDPhotError,
     ConfigError,
-    FrameFailedError,
     StepFailedError,
     StepUnavailableError,
 )
@@ -245,9 +244,11 @@ def run_frame(path, config, steps=None, out=None, options=None, tools=None):
     """Process one frame; return a :class:`RunResult`.
 
     Whatever happens inside a step, the products made so far are written and
-    ``run.json`` says where the frame stopped and why. A failed frame raises
-    :class:`FrameFailedError` (its ``result`` is the RunResult); KeyboardInterrupt
-    and SystemExit are recorded as ``interrupted at <step>`` and re-raised.
+    ``run.json`` says where the frame stopped and why. A failed frame raises the
+    step's own :class:`~ccdphot.errors.CCDPhotError` (any other exception wrapped
+    in a :class:`~ccdphot.errors.StepFailedError`), with ``.step`` and ``.result``
+    (the RunResult) set; KeyboardInterrupt and SystemExit are recorded as
+    ``interrupted at <step>`` and re-raised.
     """
     path = Path(path)
     plan = plan_steps(steps, config["run"]["steps"])
@@ -294,7 +295,7 @@ def run_frame(path, config, steps=None, out=None, options=None, tools=None):
         raise interrupted
     result = RunResult(table=ctx.table, record=record, out_dir=out_dir)
     if failure is not None:
-        raise FrameFailedError(f"{stem}: {record['status']}", result=result) from failure
+        raise failure.for_frame(result)
     return result
 
 
@@ -325,9 +326,9 @@ def run(path, config=None, steps=None, out=None, options=None):
     :func:`ccdphot.load_config`; ``steps`` a list of step names (default: the
     configured sequence); ``out`` the results root (default ``RESULTS``).
     Returns a :class:`RunResult` with ``.table`` (the unified astropy Table)
-    and ``.record`` (what run.json holds). Raises :class:`FrameFailedError`
-    (a CCDPhotError whose ``result`` is the RunResult) when a step failed, after
-    writing the products made so far.
+    and ``.record`` (what run.json holds). When a step fails, raises a
+    CCDPhotError whose ``result`` is the RunResult, after writing the products
+    made so far (see :func:`run_frame`).
     """
     if config is None:
         config = load_config()
