@@ -11,7 +11,7 @@ steadier figure).
 
     python benchmarks/bench_lightcurve.py                 # 250/500/1000 frames x 500 stars,
                                                           # 250 frames x 2000 stars
-    python benchmarks/bench_lightcurve.py --sizes 1000x500 --keep /tmp/bench
+    python benchmarks/bench_lightcurve.py --sizes 1000x500 --keep bench_products
 """
 
 import argparse
