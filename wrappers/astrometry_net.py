@@ -82,13 +82,11 @@ class Job(SolutionJob):
 
     def parse(self, run):
         if not self.path(WCS_NAME).is_file():
-            raise AstrometryError(f"{self.tool.label}: no blind solution with the index files "
+            raise AstrometryError(f"{self.label}: no blind solution with the index files "
                                   f"in {self.index_dir}; check that they cover the field and "
                                   "its scale")
         wcs = read_header_wcs(self.path(WCS_NAME), "solve-field")[1]
         figures = read_correspondences(self.path(CORR_NAME))
-        log.info("solve-field: %d stars matched to the index, RMS %.3f arcsec",
-                 figures["solve_field_n_matched"], figures["solve_field_rms_arcsec"])
         return SolutionResult(figures=figures, run=run, wcs=wcs,
                               n_matched=figures["solve_field_n_matched"],
                               rms_arcsec=figures["solve_field_rms_arcsec"])

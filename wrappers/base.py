@@ -212,6 +212,11 @@ class ToolJob:
         self.check(result)
         return result
 
+    @property
+    def label(self):
+        """How log lines and errors name the job: the tool's label."""
+        return self.tool.label
+
     def path(self, name):
         """A file of the work directory."""
         return self.work_dir / name
@@ -239,8 +244,10 @@ class SolutionJob(ToolJob):
     acceptance: Acceptance = Acceptance()
 
     def check(self, result):
+        log.info("%s: %d stars matched, RMS %.3f arcsec", self.label, result.n_matched,
+                 result.rms_arcsec)
         scale = float(proj_plane_pixel_scales(result.wcs.celestial).mean() * 3600.0)
-        self.acceptance.check(self.tool.label, result.n_matched, result.rms_arcsec, scale,
+        self.acceptance.check(self.label, result.n_matched, result.rms_arcsec, scale,
                               result.figures)
 
 

@@ -85,6 +85,10 @@ class Job(SolutionJob):
         self.path(GRID_NAME).write_text("\n".join(grid) + "\n")
         return calls(self.shape, self.degree)
 
+    @property
+    def label(self):
+        return "IRAF ccmap"
+
     def execute(self, args):
         """IRAF tasks run as one PyRAF job (itself a :func:`run_tool` call)."""
         return run_iraf(self.tool, args, self.work_dir, job="ccmap", expect=self.outputs)
@@ -96,8 +100,8 @@ class Job(SolutionJob):
         grid_sky = on_sky(ra, dec)
         wcs = fit_wcs(grid, grid_sky, sip_degree=self.degree if self.degree > 1 else 0)
         conversion = quality(wcs, grid, grid_sky)
-        log.info("ccmap degree %d: %d stars, fit rms %.3f/%.3f arcsec; as SIP within "
-                 "%.4f arcsec", self.degree, n_used, rms_ra, rms_dec, conversion.rms_arcsec)
+        log.info("ccmap degree %d: fit rms %.3f/%.3f arcsec (RA/Dec); as SIP within "
+                 "%.4f arcsec", self.degree, rms_ra, rms_dec, conversion.rms_arcsec)
         figures = {"degree": self.degree, "iraf_order": self.degree + 1,
                    "ccmap_n_fitted": n_used, "ccmap_rms_ra_arcsec": rms_ra,
                    "ccmap_rms_dec_arcsec": rms_dec,

@@ -137,8 +137,7 @@ class Job(SolutionJob):
     def parse(self, run):
         _, wcs = read_head(self.path(HEAD_NAME))
         figures = {**read_xml(self.path(XML_NAME)), "distort_degrees": int(self.distort_degrees)}
-        log.info("SCAMP: %d reference matches, dispersion %s arcsec, chi2 %.4g",
-                 figures["n_matched_ref"],
+        log.info("SCAMP: dispersion %s arcsec (two axes), chi2 %.4g",
                  "/".join(f"{s:.3f}" for s in figures["sigma_ref_arcsec"]), figures["chi2_ref"])
         return SolutionResult(figures=figures, run=run, wcs=wcs,
                               n_matched=figures["n_matched_ref"],
@@ -147,7 +146,7 @@ class Job(SolutionJob):
     def check(self, result):
         super().check(result)
         if not np.isfinite(result.figures["chi2_ref"]):
-            raise SolutionRejected(self.tool.label, "SCAMP's reference chi2 is "
+            raise SolutionRejected(self.label, "SCAMP's reference chi2 is "
                                    f"{result.figures['chi2_ref']}", result.figures)
 
 

@@ -66,8 +66,6 @@ class Job(SolutionJob):
 
     def parse(self, run):
         wcs, figures = read_solution(self.path(OUTPUT_NAME))
-        log.info("imwcs: %d stars matched, mean separation %.3f arcsec",
-                 figures["imwcs_n_matched"], figures["imwcs_mean_separation_arcsec"])
         return SolutionResult(figures=figures, run=run, wcs=wcs,
                               n_matched=figures["imwcs_n_matched"],
                               rms_arcsec=figures["imwcs_mean_separation_arcsec"])
