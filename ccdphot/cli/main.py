@@ -27,8 +27,20 @@ def _add_config_options(parser):
                         default=[], help="override one configuration value (repeatable)")
 
 
-def _config(args):
-    return load_config(path=args.config, overrides=[parse_override(o) for o in args.option])
+def _config(args, extra=()):
+    return load_config(path=args.config,
+                       overrides=[*(parse_override(o) for o in args.option), *extra])
+
+
+def _run_overrides(args):
+    """Configuration values given as options of ``ccdphot run``."""
+    if not args.sextractor_config:
+        return []
+    path = Path(args.sextractor_config)
+    if not path.is_file():
+        raise InputError(f"--sextractor-config {path}: no such file; give your SExtractor "
+                         ".sex file")
+    return [{"detect": {"sextractor_config": str(path.resolve())}}]
 
 
 def _run_options(args):
@@ -46,7 +58,7 @@ def _run_options(args):
 
 
 def _cmd_run(args):
-    config = _config(args)
+    config = _config(args, _run_overrides(args))
     steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else None
     tools = ToolRegistry(config)
     failed = 0
@@ -126,6 +138,9 @@ def build_parser():
     run.add_argument("--legacy", metavar="DIR",
                      help="legacy DAOPHOT II reduction of the image (option files, star "
                           "lists): reproduce it and write legacy_comparison.ecsv/.png")
+    run.add_argument("--sextractor-config", metavar="FILE",
+                     help="your own SExtractor .sex file (with the .param, filter and NNW "
+                          "files it names beside it), honoured as given")
     run.add_argument("--steps", metavar="a,b,...",
                      help=f"steps to run, from: {','.join(STEP_NAMES)}")
     add_header_options(run)
