@@ -65,3 +65,7 @@ class CatalogError(CCDPhotError):
 
 class AstrometryError(CCDPhotError):
     """No acceptable WCS: no pointing, no pattern match, too few stars or too large RMS."""
+
+
+class ZeroPointError(CCDPhotError):
+    """A frame cannot be calibrated (no overlap, no usable star, no route to its band)."""

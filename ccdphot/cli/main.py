@@ -41,6 +41,8 @@ def _run_options(args):
         options["refcat"] = str(Path(args.refcat).resolve())
     if args.legacy:
         options["legacy_dir"] = str(Path(args.legacy).resolve())
+    if args.target:
+        options["target"] = list(args.target)
     options.update(header_run_options(args))
     return options
 
@@ -122,6 +124,9 @@ def build_parser():
     run.add_argument("--legacy", metavar="DIR",
                      help="legacy DAOPHOT II reduction of the image (option files, star "
                           "lists): reproduce it and write legacy_comparison.ecsv/.png")
+    run.add_argument("--target", nargs=2, metavar=("RA", "DEC"),
+                     help="write the target's calibrated point or upper limit to target.json "
+                          "(degrees, or sexagesimal hours and degrees)")
     run.add_argument("--steps", metavar="a,b,...",
                      help=f"steps to run, from: {','.join(STEP_NAMES)}")
     add_header_options(run)
