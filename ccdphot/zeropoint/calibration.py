@@ -41,6 +41,7 @@ NO_COLOUR = 1  # no catalogue colour: median colour of the calibration stars ass
 OUT_OF_RANGE = 2  # catalogue colour outside the transformation's validity range
 USED = 4  # used in the zero-point fit
 REJECTED = 8  # matched and usable, rejected by the fit as an outlier
+BLENDED = 16  # neighbours within isolation_arcsec add more than max_contamination of its flux
 
 
 @dataclass
@@ -138,17 +139,24 @@ def calibrate(table, column, reference, band, settings, pixel_scale_arcsec,
     good_flags = flags_table <= settings["max_flags"]
     measured = np.isfinite(inst) & np.isfinite(inst_err) & (inst_err <= settings["max_error_mag"])
     known = np.isfinite(ref_mag) & ~(np.isfinite(ref_err) & (ref_err > settings["max_error_mag"]))
-    isolated = np.ones(len(matched), bool)
+    blended = np.zeros(len(rows), bool)
     if settings["isolation_arcsec"] > 0:
         light = matching.contamination(stars, inst_all[rows],
                                        settings["isolation_arcsec"] * u.arcsec)
-        isolated = light[i_star] <= settings["max_contamination"]
+        blended = light > settings["max_contamination"]
+    isolated = ~blended[i_star]
     usable = measured & known & good_flags & inside[i_ref] & np.isfinite(colour) & isolated
-    n_params = 1 if (pair is None or colour_term is not None) else 2
-    if usable.sum() < n_params + 2:
+    if usable.sum() < max(settings["min_stars"], 3):
         raise ZeroPointError(_too_few(usable, measured, known, good_flags, inside[i_ref],
                                       colour, isolated, len(matched), reference, band,
                                       settings))
+    term_note = "fixed" if colour_term is not None else "fitted"
+    too_few_for_term = usable.sum() < settings["min_stars_colour_term"]
+    if pair is not None and colour_term is None and too_few_for_term:
+        colour_term = 0.0
+        term_note = (f"held at 0: {int(usable.sum())} usable stars, fewer than "
+                     f"[zeropoint] min_stars_colour_term = {settings['min_stars_colour_term']}")
+        log.warning("colour term %s", term_note)
     used_err = floored_errors(ref_err[usable], settings["error_floor_mag"],
                               settings["missing_error_mag"])
     fit = fit_zero_point(ref_mag[usable] - inst[usable], np.hypot(inst_err[usable], used_err),
@@ -159,6 +167,7 @@ def calibrate(table, column, reference, band, settings, pixel_scale_arcsec,
     cal = _apply(fit, inst_all, inst_err_all, matched, colour, colour_err, usable, pair)
     flags = cal[2]
     flags[matched[~inside[i_ref]]] |= OUT_OF_RANGE
+    flags[rows[blended]] |= BLENDED
     fitted = matched[usable]
     flags[fitted[fit.kept]] |= USED
     flags[fitted[~fit.kept]] |= REJECTED
@@ -177,6 +186,7 @@ def calibrate(table, column, reference, band, settings, pixel_scale_arcsec,
         "zp_colour_term": round(fit.colour_term, 4),
         "zp_colour_term_error": round(fit.colour_term_error, 4),
         "zp_colour_term_fixed": bool(colour_term is not None),
+        "zp_colour_term_from": term_note if pair is not None else "no colour",
         "zp_intrinsic_scatter_mag": round(fit.intrinsic_scatter, 4),
         "zp_scatter_mag": round(fit.scatter, 4),
         "zp_n_stars": fit.n_used, "zp_n_rejected": fit.n_rejected,
@@ -222,7 +232,8 @@ def _too_few(usable, measured, known, good_flags, inside, colour, isolated, n_ma
              reference, band, settings):
     """The one-line reason a frame has too few calibration stars."""
     why = [f"{int(usable.sum())} usable of {n_matched} stars matched to "
-           f"{reference.meta.get('catalog', '')} {band}"]
+           f"{reference.meta.get('catalog', '')} {band}, fewer than [zeropoint] min_stars = "
+           f"{settings['min_stars']}"]
     if (~good_flags).all():
         why.append(f"all have SExtractor FLAGS above {settings['max_flags']} (saturated?)")
     elif (~good_flags).any():
