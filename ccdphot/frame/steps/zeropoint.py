@@ -84,7 +84,7 @@ def run(ctx):
         _write_target(ctx, target, figures)
     return {"applied": True, **{k: figures[k] for k in (
         "zp_mag", "zp_error_mag", "zp_band", "zp_colour", "zp_colour_term", "zp_n_stars",
-        "zp_scatter_mag", "zp_limit_5sigma_mag", "zp_quality")}}
+        "zp_scatter_mag", "zp_outlier_fraction", "zp_limit_5sigma_mag", "zp_quality")}}
 
 
 def _instrumental_column(table, choice):
