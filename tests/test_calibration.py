@@ -16,14 +16,13 @@ from astropy.io import fits
 from astropy.stats import sigma_clipped_stats
 from ccdphot.wrappers import sextractor
 
+from ccdphot.calib.apply import apply_masters, shift_wcs_for_trim
 from ccdphot.calib.masters import (
     MASK_BAD,
     MASK_SATURATED,
-    apply_masters,
     make_masters,
     read_noise_from_biases,
     read_raw,
-    shift_wcs_for_trim,
 )
 from ccdphot.cli.main import main
 from ccdphot.config import load_config

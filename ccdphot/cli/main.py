@@ -58,6 +58,8 @@ def _cmd_run(args):
                                options=_run_options(args))
         except CCDPhotError as err:
             failed += 1
+            if getattr(err, "result", None) is not None:  # the frame's products were written
+                print(_summary(err.result))
             print(f"ccdphot: error: {err}", file=sys.stderr)
             continue
         print(_summary(result))
@@ -73,7 +75,9 @@ def _summary(result):
     arcsec = qc.get("seeing_fwhm_arcsec")
     rows = len(result.table) if result.table is not None else 0
     skipped = [step["name"] for step in result.record["steps"] if step["status"] == "skipped"]
-    status = result.record["status"].split(",")[0].split(":")[0]
+    status = result.record["status"]
+    if not status.startswith("failed"):
+        status = status.split(",")[0].split(":")[0]
     if skipped:  # the reasons are in the warnings above and in run.json
         status += f" (skipped: {', '.join(skipped)})"
     return (f"{result.record['frame']}: {status}; {rows} sources"

@@ -51,6 +51,7 @@ class FrameContext:
     details: dict = field(default_factory=dict)
     mask_name: Optional[str] = None  # bit mask in work_dir (0 good), from the calibrate step
     weight_name: Optional[str] = None  # SExtractor weight map in work_dir (0 = bad pixel)
+    memo: dict = field(default_factory=dict)  # what step support reads once per frame
 
     @property
     def image_path(self) -> Path:

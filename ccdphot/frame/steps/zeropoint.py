@@ -128,8 +128,6 @@ def _fill(table, result):
     table["MAGERR_CAL"].mask[has_err] = False
     table["FLAGS_CAL"][has] = result.flags[has]
     table["FLAGS_CAL"].mask[has] = False
-    table.meta.update(ZP_BAND=result.figures["zp_band"], ZP_CATALOG=result.figures["zp_catalog"],
-                      ZP_MAG=result.figures["zp_mag"])
 
 
 def _skip(ctx, reason, target):
