@@ -80,6 +80,10 @@ class SolutionRejected(AstrometryError):
         super().__init__(f"{source}: solution rejected: {reason}")
 
 
+class ZeroPointError(CCDPhotError):
+    """A frame cannot be calibrated (no overlap, no usable star, no route to its band)."""
+
+
 class StepFailedError(CCDPhotError):
     """A step of the per-frame pipeline raised; ``step`` names it, ``reason`` says why.
 

@@ -53,6 +53,8 @@ def _run_options(args):
         options["refcat"] = str(Path(args.refcat).resolve())
     if args.legacy:
         options["legacy_dir"] = str(Path(args.legacy).resolve())
+    if args.target:
+        options["target"] = list(args.target)
     options.update(header_run_options(args))
     return options
 
@@ -141,6 +143,9 @@ def build_parser():
     run.add_argument("--sextractor-config", metavar="FILE",
                      help="your own SExtractor .sex file (with the .param, filter and NNW "
                           "files it names beside it), honoured as given")
+    run.add_argument("--target", nargs=2, metavar=("RA", "DEC"),
+                     help="write the target's calibrated point or upper limit to target.json "
+                          "(degrees, or sexagesimal hours and degrees)")
     run.add_argument("--steps", metavar="a,b,...",
                      help=f"steps to run, from: {','.join(STEP_NAMES)}")
     add_header_options(run)
