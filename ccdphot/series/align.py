@@ -5,7 +5,7 @@ each frame is aligned to the reference frame's pixel grid: first by the
 translation most pairs of bright stars agree on, starting from the previous
 frame's transform (a drifting field moves a few pixels between frames, so this
 costs a KD-tree query); when too few bright stars agree, by the project's
-triangle pattern matcher (:mod:`ccdphot.starmatch`), which also finds a
+triangle pattern matcher (:mod:`ccdphot.astrometry.starmatch`), which also finds a
 rotation or a meridian flip. Then every star is paired with the nearest
 reference star within the match radius (mutual nearest neighbours).
 """
