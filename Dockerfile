@@ -47,19 +47,21 @@ COPY setup.cfg pyproject.toml README.rst /src/ccdphot/
 COPY ccdphot /src/ccdphot/ccdphot
 COPY wrappers /src/ccdphot/wrappers
 COPY default_params /src/ccdphot/default_params
-# The packages' own test suites are not part of what runs (about 130 MB); astropy/tests
-# stays, astropy imports it at start-up.
+COPY docker/remove-test-suites.sh /tmp/
 RUN pip install --no-deps /src/ccdphot \
  && pip check \
- && find /opt/ccdphot/lib -depth -type d -name tests \
-        ! -path '*/site-packages/astropy/tests' -exec rm -rf {} +
+ && sh /tmp/remove-test-suites.sh /opt/ccdphot/lib
 
 FROM base AS run
+COPY docker/remove-test-suites.sh /tmp/
 RUN apt-get update \
  && grep -v -E '#[[:space:]]*build' /tmp/apt-packages.txt \
     | sed -e 's/#.*//' -e 's/[[:space:]]//g' | grep -v '^$' \
     | xargs apt-get install -y --no-install-recommends \
- && rm -rf /var/lib/apt/lists/* /tmp/apt-packages.txt
+ && apt-get clean \
+ && rm -rf /var/lib/apt/lists/* /tmp/apt-packages.txt \
+ && sh /tmp/remove-test-suites.sh /usr/lib/python3/dist-packages \
+ && rm /tmp/remove-test-suites.sh
 COPY --from=build /opt/ccdphot /opt/ccdphot
 COPY docker/entrypoint.sh /usr/local/bin/ccdphot-entrypoint
 # A user ccdphot (uid 1000) by default; any other `--user UID:GID` works too: HOME and the
