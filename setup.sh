@@ -40,7 +40,14 @@ if [ "$(cat .venv/.ccdphot-installed 2>/dev/null)" != "$stamp" ]; then
     echo "$stamp" > .venv/.ccdphot-installed
 fi
 
-# 3. The action.
+# 3. VARTOOLS, built from source into .venv/bin when missing (tools/build_vartools.sh;
+#    about 30 s). Without its source the native period engine is used instead.
+if [ ! -x .venv/bin/vartools ]; then
+    bash tools/build_vartools.sh .venv/bin/vartools \
+        || echo "setup: VARTOOLS not built; \`ccdphot period\` uses its native engine" >&2
+fi
+
+# 4. The action.
 case "$action" in
     demo) exec .venv/bin/ccdphot run tests/data/ngc6871/NGC6871.fits --out RESULTS "$@" ;;
     test) exec .venv/bin/pytest "$@" ;;
