@@ -20,9 +20,9 @@ out (VARTOOLS's ``nobinnedrms`` form; without that option VARTOOLS first subtrac
 a running binned mean, which the native engine does not do); ``BLS_Depth`` (mag,
 positive = fainter); ``BLS_Qtran`` duration / period; ``BLS_i1``/``BLS_i2`` the box's
 first and last phase from the first point; ``BLS_Tc`` = t0 + (i1 + Qtran/2) P;
-``BLS_deltaChi2`` = -SR^2 sum(1/err^2); ``BLS_OOTmag`` and ``BLS_MeanMag``. Not
-computed (NaN): VARTOOLS's noise, night-fraction and inverse-transit figures, and
-the ``fittrap`` trapezoid refinement.
+``BLS_deltaChi2`` = -SR^2 sum(1/err^2); ``BLS_MeanMag``. Not computed (NaN):
+VARTOOLS's noise, night-fraction and inverse-transit figures; not done: the
+``fittrap`` trapezoid refinement (and its ``BLS_Qingress``, ``BLS_OOTmag``).
 """
 
 import logging
@@ -110,18 +110,15 @@ def _clipped_mean_std(values):
     return clipped_mean, math.sqrt(max(np.sum(kept * kept) / n - clipped_mean ** 2, 0.0))
 
 
-def _transit_figures(t, mag, err, period, first_phase, qtran):
-    """Points in the box and in boxes of its width just before and after it, OOT mean."""
+def _transit_figures(t, period, first_phase, qtran):
+    """Points in the box, in boxes of its width just before and after it; transits seen."""
     phase = np.mod((t - t[0]) / period - first_phase, 1.0)
     inside = phase < qtran
     before = (phase >= 1.0 - qtran)
     after = (phase >= qtran) & (phase < 2 * qtran)
-    w = 1.0 / np.square(err)
-    ootmag = np.sum(w[~inside] * mag[~inside]) / np.sum(w[~inside]) if (~inside).any() else np.nan
     cycles = np.unique(np.floor((t[inside] - t[0]) / period - first_phase))
     return {"Npointsintransit": int(inside.sum()), "Ntransits": len(cycles),
-            "Npointsbeforetransit": int(before.sum()), "Npointsaftertransit": int(after.sum()),
-            "OOTmag": ootmag}
+            "Npointsbeforetransit": int(before.sum()), "Npointsaftertransit": int(after.sum())}
 
 
 def bls(lc, q_min, q_max, min_period, max_period, nfreq, nbins=200, npeaks=1, index=0):
@@ -145,7 +142,7 @@ def bls(lc, q_min, q_max, min_period, max_period, nfreq, nbins=200, npeaks=1, in
         first_phase = spectrum["first"][best] / nbins
         qtran = spectrum["width"][best] / nbins
         r = spectrum["r"][best]
-        figures = _transit_figures(t, mag, err, period, first_phase, qtran)
+        figures = _transit_figures(t, period, first_phase, qtran)
         values = {"Period": period, "Tc": t[0] + (0.5 * qtran + first_phase) * period,
                   "SN": sn[best], "SR": sr[best], "SDE": sde[best],
                   "Depth": spectrum["s"][best] / (r * (1 - r)), "Qtran": qtran,
