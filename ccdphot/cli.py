@@ -14,6 +14,7 @@ from .config import config_to_toml, load_config, parse_override
 from .cli_calib import add_header_options, add_parsers, header_run_options
 from .cli_catalog import add_catalog_parser
 from .errors import CCDPhotError, InputError
+from .periods import command as period_command
 from .pipeline import run_frame
 from .steps import STEP_NAMES
 from .tools import ToolRegistry
@@ -139,6 +140,7 @@ def build_parser():
     config.set_defaults(func=_cmd_config)
     add_parsers(sub, _add_config_options, _config)
     add_catalog_parser(sub, _add_config_options, _config)
+    period_command.add_parser(sub, _add_config_options, _config)
     return parser
 
 
