@@ -18,8 +18,9 @@ Figures, as VARTOOLS defines them: ``BLS_SR``; ``BLS_SDE`` (SR - mean) / std of 
 spectrum; ``BLS_SN`` (SR - mean) / std with SR values 3 sigma above the mean left
 out (VARTOOLS's ``nobinnedrms`` form; without that option VARTOOLS first subtracts
 a running binned mean, which the native engine does not do); ``BLS_Depth`` (mag,
-positive = fainter); ``BLS_Qtran`` duration / period; ``BLS_i1``/``BLS_i2`` the box's
-first and last phase from the first point; ``BLS_Tc`` = t0 + (i1 + Qtran/2) P;
+positive = fainter); ``BLS_Qtran`` duration / period; ``BLS_i1``/``BLS_i2`` the
+phases of the box's first and last bin from the first point; ``BLS_Tc`` = t0 +
+(i1 + Qtran/2) P;
 ``BLS_deltaChi2`` = -SR^2 sum(1/err^2); ``BLS_MeanMag``. Not computed (NaN):
 VARTOOLS's noise, night-fraction and inverse-transit figures; not done: the
 ``fittrap`` trapezoid refinement (and its ``BLS_Qingress``, ``BLS_OOTmag``).
@@ -146,7 +147,7 @@ def bls(lc, q_min, q_max, min_period, max_period, nfreq, nbins=200, npeaks=1, in
         values = {"Period": period, "Tc": t[0] + (0.5 * qtran + first_phase) * period,
                   "SN": sn[best], "SR": sr[best], "SDE": sde[best],
                   "Depth": spectrum["s"][best] / (r * (1 - r)), "Qtran": qtran,
-                  "i1": first_phase, "i2": first_phase + qtran,
+                  "i1": first_phase, "i2": first_phase + qtran - 1.0 / nbins,
                   "deltaChi2": -sr[best] ** 2 * weight_sum,
                   "fraconenight": np.nan, **figures}
         for name, value in values.items():
