@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 MIN_BIN_POINTS = 5  # VARTOOLS's CTMIN: fewer in a phase bin -> equal-count bins
 MAX_RATIO = 19
-CHUNK_ELEMENTS = 4_000_000  # frequencies x points per vectorised block
+CHUNK_ELEMENTS = 1_000_000  # frequencies x points per vectorised block
 
 
 def period_grid(min_period, max_period, subsample, span):
@@ -83,13 +83,14 @@ class BinnedAoV:
         step = max(1, CHUNK_ELEMENTS // n)
         for start in range(0, len(freqs), step):
             block = freqs[start:start + step]
-            phase = np.outer(block, t)
+            phase = np.multiply.outer(block, t)
             phase -= np.floor(phase)
-            bins = np.minimum((phase * nbin).astype(np.int64), nbin - 1)
-            rows = np.arange(len(block))[:, None] * nbin
-            counts = np.bincount((rows + bins).ravel(), minlength=len(block) * nbin).reshape(-1, nbin)
-            sums = np.bincount((rows + bins).ravel(), weights=np.broadcast_to(f, bins.shape).ravel(),
-                               minlength=len(block) * nbin).reshape(-1, nbin)
+            key = np.multiply(phase, nbin).astype(np.int64)
+            np.minimum(key, nbin - 1, out=key)
+            key += np.arange(len(block))[:, None] * nbin
+            key = key.ravel()
+            counts = np.bincount(key, minlength=len(block) * nbin).reshape(-1, nbin)
+            sums = np.bincount(key, np.tile(f, len(block)), len(block) * nbin).reshape(-1, nbin)
             sparse = (counts < MIN_BIN_POINTS).any(axis=1)
             if sparse.any():  # poor phase coverage: bins of equal counts instead
                 order = np.argsort(phase[sparse], axis=1, kind="stable")
