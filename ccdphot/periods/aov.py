@@ -242,51 +242,59 @@ def _independent_frequencies(min_period, max_period, subsample, span):
     return max(m_eff, 1)
 
 
+def _search_columns(statistic, names, min_period, max_period, subsample, finetune, npeaks,
+                    whiten, clip, clip_iterate, index):
+    """Search ``statistic``; columns Period, then ``names`` (theta, SNR, -ln FAP) per peak."""
+    peaks, spectra, periods = aov_search(statistic, min_period, max_period, subsample, finetune,
+                                         npeaks, whiten, clip, clip_iterate)
+    span = statistic.t[-1] - statistic.t[0]
+    ln_m = math.log(_independent_frequencies(min_period, max_period, subsample, span))
+    theta_name, snr_name, fap_name = names
+    columns = {}
+    for number, peak in enumerate(peaks, start=1):
+        columns[column("Period", index, number)] = peak["period"]
+        columns[column(theta_name, index, number)] = peak["theta"]
+        columns[column(snr_name, index, number)] = peak["snr"]
+        columns[column(fap_name, index, number)] = neg_ln_f_tail(
+            peak["theta"], statistic.dfn, statistic.dfd) - ln_m
+    table = Table({"PERIOD": periods})
+    table["PERIOD"].unit = "d"
+    for cycle, spectrum in enumerate(spectra[:max(1, npeaks)]):
+        table[f"THETA_{cycle}"] = spectrum
+    return columns, peaks, table
+
+
 def aov(lc, min_period, max_period, subsample=0.1, finetune=0.01, npeaks=1, nbin=8,
         whiten=False, clip=5.0, clip_iterate=True, index=0):
     """VARTOOLS ``-aov`` columns and periodogram Table (PERIOD, THETA_<cycle>)."""
     t, mag = (np.asarray(lc[c], dtype=float) for c in ("t", "mag"))
-    statistic = BinnedAoV(t, mag, nbin)
-    peaks, spectra, periods = aov_search(statistic, min_period, max_period, subsample, finetune,
-                                         npeaks, whiten, clip, clip_iterate)
-    ln_m = math.log(_independent_frequencies(min_period, max_period, subsample, t[-1] - t[0]))
-    columns = {}
-    for number, peak in enumerate(peaks, start=1):
-        columns[column("Period", index, number)] = peak["period"]
-        columns[column("AOV", index, number)] = peak["theta"]
-        columns[column("AOV_SNR", index, number)] = peak["snr"]
-        columns[column("AOV_NEG_LN_FAP", index, number)] = neg_ln_f_tail(
-            peak["theta"], statistic.dfn, statistic.dfd) - ln_m
-    return columns, _periodogram_table(periods, spectra)
+    columns, _, table = _search_columns(
+        BinnedAoV(t, mag, nbin), ("AOV", "AOV_SNR", "AOV_NEG_LN_FAP"), min_period, max_period,
+        subsample, finetune, npeaks, whiten, clip, clip_iterate, index)
+    return columns, table
 
 
 def aov_harm(lc, nharm, min_period, max_period, subsample=0.1, finetune=0.01, npeaks=1,
              whiten=False, clip=5.0, clip_iterate=True, index=0):
-    """VARTOOLS ``-aov_harm`` columns and periodogram Table (PERIOD, THETA_<cycle>)."""
+    """VARTOOLS ``-aov_harm`` columns and periodogram Table (PERIOD, THETA_<cycle>).
+
+    The periodogram's mean and deviation follow each peak when whitening, else
+    come once after all peaks (``Mean_AOV_HARM``, ``RMS_AOV_HARM``), as VARTOOLS
+    prints them.
+    """
     t, mag, err = (np.asarray(lc[c], dtype=float) for c in ("t", "mag", "err"))
-    statistic = HarmonicAoV(t, mag, err, nharm)
-    peaks, spectra, periods = aov_search(statistic, min_period, max_period, subsample, finetune,
-                                         npeaks, whiten, clip, clip_iterate)
-    ln_m = math.log(_independent_frequencies(min_period, max_period, subsample, t[-1] - t[0]))
+    found, peaks, table = _search_columns(
+        HarmonicAoV(t, mag, err, nharm), ("AOV_HARM", "AOV_HARM_SNR", "AOV_HARM_NEG_LOG_FAP"),
+        min_period, max_period, subsample, finetune, npeaks, whiten, clip, clip_iterate, index)
     columns = {}
     for number, peak in enumerate(peaks, start=1):
-        columns[column("Period", index, number)] = peak["period"]
-        columns[column("AOV_HARM", index, number)] = peak["theta"]
-        columns[column("AOV_HARM_SNR", index, number)] = peak["snr"]
-        columns[column("AOV_HARM_NEG_LOG_FAP", index, number)] = neg_ln_f_tail(
-            peak["theta"], statistic.dfn, statistic.dfd) - ln_m
+        for name in ("Period", "AOV_HARM", "AOV_HARM_SNR", "AOV_HARM_NEG_LOG_FAP"):
+            key = column(name, index, number)
+            columns[key] = found[key]
         if whiten:
             columns[column("Mean_AOV_HARM", index, number)] = peak["mean"]
             columns[column("RMS_AOV_HARM", index, number)] = peak["std"]
     if not whiten and peaks:
         columns[column("Mean_AOV_HARM", index)] = peaks[0]["mean"]
         columns[column("RMS_AOV_HARM", index)] = peaks[0]["std"]
-    return columns, _periodogram_table(periods, spectra)
-
-
-def _periodogram_table(periods, spectra):
-    table = Table({"PERIOD": periods})
-    table["PERIOD"].unit = "d"
-    for cycle, spectrum in enumerate(spectra):
-        table[f"THETA_{cycle}"] = spectrum
-    return table
+    return columns, table
