@@ -31,8 +31,8 @@ from astropy.table import Table
 
 import ccdphot
 from ccdphot import catalogs, wcsfit
-from ccdphot.context import celestial_wcs
 from ccdphot.errors import CCDPhotError
+from ccdphot.fitsio import celestial_wcs
 
 REPO = Path(__file__).resolve().parents[1]
 NGC = REPO / "tests" / "data" / "ngc6871"

@@ -6,8 +6,8 @@ Table and the run record; ``ccdphot run`` does the same from the shell.
 
 __version__ = "0.1.0"
 
-from .config import load_config  # noqa: E402
-from .errors import CCDPhotError  # noqa: E402
+from ccdphot.config import load_config  # noqa: E402
+from ccdphot.errors import CCDPhotError  # noqa: E402
 
 __all__ = ["run", "load_config", "RunResult", "CCDPhotError", "__version__"]
 
@@ -16,6 +16,6 @@ def __getattr__(name):
     """``run`` and ``RunResult`` load the pipeline on first use, so that tool workers
     started as ``python -m ccdphot.wrappers...`` do not pay for importing it."""
     if name in ("run", "RunResult"):
-        from . import pipeline
+        from ccdphot.frame import pipeline
         return getattr(pipeline, name)
     raise AttributeError(f"module 'ccdphot' has no attribute {name!r}")

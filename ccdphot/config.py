@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 
-from .errors import ConfigError
+from ccdphot.errors import ConfigError
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -11,16 +11,20 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from astropy.table import Column, MaskedColumn, Table
+from astropy.io import fits
+from astropy.table import Table
 
-from .errors import OutputError
-from .table import to_text
+from ccdphot.errors import InputError, OutputError
 
 PHOTOMETRY_ECSV = "photometry.ecsv"
 PHOTOMETRY_TXT = "photometry.txt"
 RUN_JSON = "run.json"
 LOG_NAME = "ccdphot.log"
 WORK_DIR = "work"
+# Versions of the per-frame products' layout, read by every multi-frame feature.
+# Bump on any change a reader would notice; readers say which versions they accept.
+PHOTOMETRY_SCHEMA = 1  # photometry.ecsv: columns and meta keys (docs/products.rst)
+RUN_SCHEMA = 1  # run.json: keys
 
 PRODUCT_MODE = 0o644  # mkstemp creates 0600 files; products are for everyone to read
 
@@ -68,32 +72,39 @@ def _jsonable(value):
 
 
 def write_run_json(out_dir, record):
-    """Write the run record as ``run.json``."""
+    """Write the run record as ``run.json`` (with its ``schema`` version first)."""
+    record = {"schema": RUN_SCHEMA, **{k: v for k, v in record.items() if k != "schema"}}
     return write_text_atomic(Path(out_dir) / RUN_JSON,
                              json.dumps(record, indent=2, default=_jsonable) + "\n")
 
 
-def _unmasked_where_complete(table):
-    """A copy with plain columns where no value is missing.
+def read_frame_products(result_dir, accept=(PHOTOMETRY_SCHEMA,)):
+    """(unified Table, run record) of one ``RESULTS/<frame>/`` folder, for multi-frame code.
 
-    The ECSV file is the same (astropy reads such columns back as plain ones
-    anyway), but astropy writes plain columns several times faster.
+    Checks the schema versions against ``accept`` and raises
+    :class:`~ccdphot.errors.InputError` naming the folder when a product is
+    missing, unreadable or of a version this reader does not know.
     """
-    copy = Table(table, masked=False, copy=False)
-    for name in copy.colnames:
-        column = copy[name]
-        if isinstance(column, MaskedColumn) and not column.mask.any():
-            copy[name] = Column(column.data, name=name, unit=column.unit,
-                                description=column.description, meta=column.meta)
-    return copy
-
-
-def write_photometry(out_dir, table):
-    """Write the unified table as ``photometry.ecsv`` and ``photometry.txt``."""
-    out_dir = Path(out_dir)
-    write_table_atomic(_unmasked_where_complete(table), out_dir / PHOTOMETRY_ECSV,
-                       format="ascii.ecsv")
-    write_text_atomic(out_dir / PHOTOMETRY_TXT, to_text(table))
+    result_dir = Path(result_dir)
+    try:
+        record = json.loads((result_dir / RUN_JSON).read_text())
+    except (OSError, ValueError) as err:
+        raise InputError(f"{result_dir}: no readable {RUN_JSON} ({err}); give a RESULTS/<frame> "
+                         "folder written by `ccdphot run`") from err
+    path = result_dir / PHOTOMETRY_ECSV
+    if not path.is_file():
+        raise InputError(f"{result_dir}: no {PHOTOMETRY_ECSV} (frame status: "
+                         f"{record.get('status', 'unknown')})")
+    try:
+        table = Table.read(path, format="ascii.ecsv")
+    except Exception as err:  # astropy raises several types for a damaged ECSV
+        raise InputError(f"{path}: unreadable ({type(err).__name__}: {err})") from err
+    version = table.meta.get("CCDPHOT_SCHEMA")
+    if version not in accept:
+        raise InputError(f"{path}: photometry schema {version!r} (ccdphot "
+                         f"{table.meta.get('CCDPHOT_VERSION', 'before 0.2')}); this version reads "
+                         f"schema {', '.join(map(str, accept))}: rerun `ccdphot run` on the frame")
+    return table, record
 
 
 def prepare_output(out_root, stem):
@@ -114,3 +125,11 @@ def prepare_output(out_root, stem):
         raise OutputError(f"cannot write results to {out_dir} ({reason}); choose a writable "
                           "directory with --out") from err
     return out_dir, work_dir
+
+
+def write_fits_atomic(path, data, header):
+    """Write a primary-HDU FITS file atomically (temporary file, then rename)."""
+    with atomic_target(path) as tmp:
+        fits.PrimaryHDU(data=data, header=header).writeto(tmp, overwrite=True,
+                                                           output_verify="silentfix")
+    return Path(path)

@@ -23,17 +23,18 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
+from ccdphot.wrappers import ccmap, scamp
 
 import ccdphot
 from ccdphot import catalogs, wcsfit
+from ccdphot.astrometry.starmatch import Similarity, pattern_match
 from ccdphot.catalogs.cache import Region
 from ccdphot.config import load_config
-from ccdphot.context import FrameContext, celestial_wcs
 from ccdphot.errors import AstrometryError, OutputParseError
-from ccdphot.starmatch import Similarity, pattern_match
-from ccdphot.steps import astrometry
+from ccdphot.fitsio import celestial_wcs
+from ccdphot.frame.context import FrameContext
+from ccdphot.frame.steps import astrometry
 from ccdphot.tools import ToolRegistry
-from ccdphot.wrappers import ccmap, scamp
 
 DATA = Path(__file__).parent / "data"
 SCAMP_XML = DATA / "scamp" / "ngc6871_scamp.xml"

@@ -59,7 +59,7 @@ def test_data_cube(tmp_path, ccdphot_cli):
 
 
 def test_single_plane_cube_is_accepted_as_a_frame(tmp_path):
-    from ccdphot.frame import read_frame
+    from ccdphot.fitsio import read_frame
 
     path = tmp_path / "plane.fits"
     fits.PrimaryHDU(np.arange(400, dtype=np.float32).reshape(1, 20, 20)).writeto(path)

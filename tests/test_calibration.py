@@ -14,14 +14,20 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.stats import sigma_clipped_stats
+from ccdphot.wrappers import sextractor
 
-from ccdphot.calibration import (MASK_BAD, MASK_SATURATED, apply_masters, make_masters,
-                                 read_noise_from_biases, read_raw, shift_wcs_for_trim)
-from ccdphot.cli import main
+from ccdphot.calib.apply import apply_masters, shift_wcs_for_trim
+from ccdphot.calib.masters import (
+    MASK_BAD,
+    MASK_SATURATED,
+    make_masters,
+    read_noise_from_biases,
+    read_raw,
+)
+from ccdphot.cli.main import main
 from ccdphot.config import load_config
 from ccdphot.errors import ConfigError, InputError
-from ccdphot.pipeline import run_frame
-from ccdphot.wrappers import sextractor
+from ccdphot.frame.pipeline import run_frame
 
 _CALIB = {}
 

@@ -27,10 +27,15 @@ from astropy.time import Time
 from ccdphot import catalogs
 from ccdphot.catalogs import cache as cache_module
 from ccdphot.catalogs import get_reference, write_scamp_reference, write_text_list
-from ccdphot.catalogs.sources import (VIZIER_CATALOGS, VizierCatalog, read_catalog_file,
-                                      read_gaia_catalog, vizier_request)
+from ccdphot.catalogs.sources import (
+    VIZIER_CATALOGS,
+    VizierCatalog,
+    read_catalog_file,
+    read_gaia_catalog,
+    vizier_request,
+)
 from ccdphot.catalogs.writers import read_scamp_reference
-from ccdphot.cli import main
+from ccdphot.cli.main import main
 from ccdphot.config import load_config
 from ccdphot.errors import CatalogError, ConfigError
 

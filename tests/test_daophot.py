@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.table import Table
+from ccdphot.wrappers import daophot
+from ccdphot.wrappers.pyraf import run_iraf
 
 import ccdphot
 from ccdphot import daophot_files
 from ccdphot.config import load_config
+from ccdphot.daophot.legacy_comparison import compare_to_legacy
 from ccdphot.errors import ConfigError, InputError, ToolError, ToolNotFoundError
-from ccdphot.legacy_comparison import compare_to_legacy
 from ccdphot.tools import ToolRegistry
-from ccdphot.wrappers import daophot
-from ccdphot.wrappers.pyraf import run_iraf
 
 DATA = Path(__file__).parent / "data"
 STEPS = ["header", "detect", "aperture", "psf"]

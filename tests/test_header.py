@@ -12,13 +12,13 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.time import Time
 
-from ccdphot.cli import main
+from ccdphot.cli.main import main
 from ccdphot.config import load_config
 from ccdphot.errors import InputError
-from ccdphot.pipeline import run_frame
-from ccdphot.profiles import match_profile
-from ccdphot.standard_header import (apply_standard, parse_set_options, standard_table,
-                                     standardise)
+from ccdphot.frame.pipeline import run_frame
+from ccdphot.header.profiles import match_profile
+from ccdphot.header.standard import apply_standard, standard_table, standardise
+from ccdphot.header.values import parse_set_options
 
 ALWAYS = ("DATE-OBS", "EXPTIME", "IMAGETYP", "JD", "MJD", "XBINNING", "YBINNING")
 

@@ -41,9 +41,10 @@ def test_readme_quick_start_is_the_two_setup_commands():
 
 
 def test_wrappers_and_default_params_are_installed_in_the_ccdphot_namespace():
+    from importlib import resources
+
     import ccdphot.default_params
     import ccdphot.wrappers.sextractor
-    from importlib import resources
 
     assert resources.files("ccdphot.default_params").joinpath("ccdphot.toml").is_file()
     assert resources.files("ccdphot.default_params").joinpath(

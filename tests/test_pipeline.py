@@ -1,8 +1,8 @@
 """End to end: `ccdphot run` on the real NGC 6871 frame, products and API."""
 
 import hashlib
-import logging
 import json
+import logging
 import sys
 
 import numpy as np
@@ -11,8 +11,8 @@ from astropy import units as u
 from astropy.table import Table
 
 import ccdphot
-from ccdphot.steps import STEP_NAMES
-from ccdphot.table import COLUMNS, MISSING_TEXT
+from ccdphot.frame.steps import STEP_NAMES
+from ccdphot.frame.table import COLUMNS, MISSING_TEXT
 
 UNIFIED = [name for name, *_ in COLUMNS]
 
@@ -160,7 +160,7 @@ def test_console_script_is_declared():
     from importlib.metadata import entry_points
 
     scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
-    assert scripts.get("ccdphot") == "ccdphot.cli:main"
+    assert scripts.get("ccdphot") == "ccdphot.cli.main:main"
     assert sys.version_info >= (3, 10)
 
 

@@ -6,11 +6,17 @@ from pathlib import Path
 import pytest
 from astropy.io import fits
 
-from ccdphot.cli import main
+from ccdphot.cli.main import main
 from ccdphot.errors import ConfigError, InputError
-from ccdphot.profiles import (load_profile, match_profile, profile_from_dict, read_obsinfo,
-                              read_profile_toml, shipped_profiles)
-from ccdphot.standard_header import standardise
+from ccdphot.header.profiles import (
+    load_profile,
+    match_profile,
+    profile_from_dict,
+    read_obsinfo,
+    read_profile_toml,
+    shipped_profiles,
+)
+from ccdphot.header.standard import standardise
 
 TEMPLATE = Path(__file__).parent / "data" / "obsinfo" / "CCDPhot-TEMPLATE_obs.info"
 GAIN_LINE = next(number for number, line in enumerate(TEMPLATE.read_text().splitlines(), 1)

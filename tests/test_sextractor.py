@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy import units as u
+from ccdphot.wrappers import sextractor
 
 from ccdphot.config import load_config
 from ccdphot.errors import OutputParseError
 from ccdphot.tools import ToolRegistry
-from ccdphot.wrappers import sextractor
 
 DATA = Path(__file__).parent / "data"
 

@@ -3,12 +3,16 @@
 import sys
 
 import pytest
+from ccdphot.wrappers.base import (
+    clean_output,
+    render_astromatic_config,
+    run_tool,
+    stderr_tail,
+)
 
 from ccdphot.config import load_config
 from ccdphot.errors import ToolError, ToolNotFoundError, ToolTimeoutError
 from ccdphot.tools import ToolRegistry
-from ccdphot.wrappers.base import (clean_output, render_astromatic_config, run_tool,
-                                   stderr_tail)
 
 
 def _python_tool(tmp_path, name, body, timeout_s=30):

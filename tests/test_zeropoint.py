@@ -11,11 +11,11 @@ from astropy.io import fits
 from astropy.table import Table
 
 from ccdphot.catalogs.sources import read_gaia_catalog
-from ccdphot.cli import main
+from ccdphot.cli.main import main
 from ccdphot.config import load_config
 from ccdphot.errors import ConfigError
-from ccdphot.pipeline import run
-from ccdphot.steps.zeropoint import filter_bands, fit_zero_point
+from ccdphot.frame.pipeline import run
+from ccdphot.frame.steps.zeropoint import filter_bands, fit_zero_point
 
 SKYCAMZ_FRAMES = ("z_e_20130610_210_1_1_1.fits", "z_e_20130610_211_1_1_1.fits")
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
+from ccdphot.wrappers.base import read_header_wcs, run_tool
 
-from ..errors import AstrometryError, ConfigError
-from .base import read_header_wcs, run_tool
+from ccdphot.errors import AstrometryError, ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from astropy.wcs import WCS, FITSFixedWarning
 from plumbum import local
 from plumbum.commands.processes import ProcessTimedOut
 
-from ..errors import OutputParseError, ToolError, ToolTimeoutError
+from ccdphot.errors import OutputParseError, ToolError, ToolTimeoutError
 
 log = logging.getLogger(__name__)
 # Tool stdout/stderr lines: in the frame's ccdphot.log, not on the user's console.

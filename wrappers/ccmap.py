@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import ascii as asciitable
+from ccdphot.wrappers.pyraf import IrafCall, run_iraf
 
-from ..errors import OutputParseError
-from ..wcsfit import affordable_degree, fit_wcs, on_sky, quality
-from .pyraf import IrafCall, run_iraf
+from ccdphot.astrometry.wcsfit import affordable_degree, fit_wcs, on_sky, quality
+from ccdphot.errors import OutputParseError
 
 log = logging.getLogger(__name__)
 

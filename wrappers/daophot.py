@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
+from ccdphot.wrappers.base import param_file
+from ccdphot.wrappers.pyraf import IrafCall, run_iraf
 
-from ..config import read_toml
-from ..errors import ConfigError, OutputParseError, ToolError
-from .base import param_file
-from .pyraf import IrafCall, run_iraf
+from ccdphot.config import read_toml
+from ccdphot.errors import ConfigError, OutputParseError, ToolError
 
 log = logging.getLogger(__name__)
 

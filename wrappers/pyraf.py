@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .base import run_tool
+from ccdphot.wrappers.base import run_tool
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ import numpy as np
 from astropy.io import fits
 from astropy.io.votable import parse as parse_votable
 from astropy.wcs import WCS, FITSFixedWarning
+from ccdphot.wrappers.base import param_file, render_astromatic_config, run_tool
 
-from ..catalogs.writers import ldac_imhead, write_scamp_reference
-from ..errors import AstrometryError, OutputParseError, ToolError
-from ..wcsfit import replace_wcs
-from .base import param_file, render_astromatic_config, run_tool
+from ccdphot.astrometry.wcsfit import replace_wcs
+from ccdphot.catalogs.writers import ldac_imhead, write_scamp_reference
+from ccdphot.errors import AstrometryError, OutputParseError, ToolError
 
 log = logging.getLogger(__name__)
 

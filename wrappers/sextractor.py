@@ -15,9 +15,9 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.stats import sigma_clipped_stats
 from astropy.table import Table
+from ccdphot.wrappers.base import param_file, render_astromatic_config, run_tool
 
-from ..errors import OutputParseError
-from .base import param_file, render_astromatic_config, run_tool
+from ccdphot.errors import OutputParseError
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ import numpy as np
 from astropy import units as u
 from astropy.table import Table
 
-from ..errors import InputError, OutputParseError
-from .base import run_tool
+from ccdphot.errors import InputError, OutputParseError
+from ccdphot.wrappers.base import run_tool
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
+from ccdphot.wrappers.base import read_header_wcs, run_tool
 
-from ..catalogs.writers import write_text_list
-from ..errors import ToolError
-from ..frame import write_fits_atomic
-from ..wcsfit import replace_wcs
-from .base import read_header_wcs, run_tool
+from ccdphot.astrometry.wcsfit import replace_wcs
+from ccdphot.catalogs.writers import write_text_list
+from ccdphot.errors import ToolError
+from ccdphot.products import write_fits_atomic
 
 log = logging.getLogger(__name__)
 

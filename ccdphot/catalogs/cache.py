@@ -19,8 +19,8 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
-from ..products import write_table_atomic
-from .schema import POSITION_NAMES, within
+from ccdphot.catalogs.schema import POSITION_NAMES, within
+from ccdphot.products import write_table_atomic
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from astropy.time import Time
 from astropy.utils.exceptions import AstropyWarning
 from erfa import ErfaWarning
 
-from ..table import UNDEFINED_MAG
+from ccdphot.magnitudes import UNDEFINED_MAG
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from astropy.io.votable import parse as parse_votable
 from astropy.io.votable.exceptions import VOWarning
 from astropy.table import Table
 
-from ..errors import CatalogError
-from .schema import BANDS, error_name, standardise, within
+from ccdphot.catalogs.schema import BANDS, error_name, standardise, within
+from ccdphot.errors import CatalogError
 
 log = logging.getLogger(__name__)
 

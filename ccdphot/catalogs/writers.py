@@ -17,9 +17,9 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.table import Table
 
-from ..errors import CatalogError
-from ..products import atomic_target, write_text_atomic
-from .schema import error_name
+from ccdphot.catalogs.schema import error_name
+from ccdphot.errors import CatalogError
+from ccdphot.products import atomic_target, write_text_atomic
 
 # SCAMP weights stars by their position errors; a catalogue without errors gets this.
 DEFAULT_POSITION_ERROR_MAS = 100.0

@@ -32,7 +32,7 @@ import math
 import numpy as np
 from astropy.table import Table
 
-from .peaks import column, distinct_peaks, local_maxima
+from ccdphot.periods.peaks import column, distinct_peaks, local_maxima
 
 log = logging.getLogger(__name__)
 

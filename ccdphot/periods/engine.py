@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from ..errors import CCDPhotError
-from ..wrappers import vartools as vt
-from . import aov as aov_module
-from .bls import bls as bls_native
-from .fourier import fit_fourier, fourier_columns
-from .lightcurve import LightCurveError, check_period_range, require_points
-from .lombscargle import lomb_scargle
+from ccdphot.errors import CCDPhotError
+from ccdphot.periods import aov as aov_module
+from ccdphot.periods.bls import bls as bls_native
+from ccdphot.periods.fourier import fit_fourier, fourier_columns
+from ccdphot.periods.lightcurve import LightCurveError, check_period_range, require_points
+from ccdphot.periods.lombscargle import lomb_scargle
+from ccdphot.wrappers import vartools as vt
 
 log = logging.getLogger(__name__)
 

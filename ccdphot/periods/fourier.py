@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from .peaks import column
+from ccdphot.periods.peaks import column
 
 log = logging.getLogger(__name__)
 

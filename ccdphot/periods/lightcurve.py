@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from ..errors import InputError
+from ccdphot.errors import InputError
 
 log = logging.getLogger(__name__)
 

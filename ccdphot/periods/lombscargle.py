@@ -18,8 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.table import Table
 
-from .fourier import whiten as remove_sinusoid
-from .peaks import clipped_mean_std, column, distinct_peaks, is_different_period, local_maxima
+from ccdphot.periods.fourier import whiten as remove_sinusoid
+from ccdphot.periods.peaks import (
+    clipped_mean_std,
+    column,
+    distinct_peaks,
+    is_different_period,
+    local_maxima,
+)
 
 log = logging.getLogger(__name__)
 

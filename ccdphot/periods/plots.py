@@ -14,8 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file backend)
 import numpy as np  # noqa: E402
 
-from ..products import atomic_target  # noqa: E402
-from .fourier import fit_fourier  # noqa: E402
+from ccdphot.periods.fourier import fit_fourier  # noqa: E402
+from ccdphot.products import atomic_target  # noqa: E402
 
 log = logging.getLogger(__name__)
 

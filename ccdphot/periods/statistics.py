@@ -17,8 +17,8 @@ import logging
 import numpy as np
 from astropy.table import Table
 
-from .lightcurve import LightCurveError
-from .peaks import column
+from ccdphot.periods.lightcurve import LightCurveError
+from ccdphot.periods.peaks import column
 
 log = logging.getLogger(__name__)
 

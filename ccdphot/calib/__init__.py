@@ -1,0 +1,1 @@
+"""Calibration frames: building master bias/dark/flat and applying them."""

@@ -1,0 +1,1 @@
+"""DAOPHOT: parameter sets, DAOPHOT II and IRAF file readers, legacy reductions."""

@@ -1,0 +1,593 @@
+"""Readers for the files of a DAOPHOT reduction, each into an astropy Table.
+
+Two families are read:
+
+* standalone DAOPHOT II (Stetson) files: ``.coo`` (FIND), ``.ap`` (PHOTOMETRY),
+  ``.lst`` (PICK), ``.nei`` (PSF neighbours), ``.als`` (ALLSTAR), ``.nst``
+  (NSTAR), the ``.psf`` header, the PSF log ``i.err`` and the option files
+  ``daophot.opt``, ``photo.opt`` and ``allstar.opt``;
+* IRAF ``noao.digiphot.daophot`` text outputs (daofind coo, phot mag, pstselect
+  pst, psf psg, nstar nst, allstar als), read with astropy's ``daophot`` format
+  and renamed to the same column names.
+
+Columns share one vocabulary: ID, X, Y (pix, FITS/DAOPHOT convention: first
+pixel is 1.0), MAG/MERR (mag), SKY (adu), NITER, CHI, SHARP. DAOPHOT's
+"undefined" markers (99.999 magnitudes, 9.9999 errors, IRAF INDEF) are masked.
+The figures of a DAOPHOT II file header (NL NX NY LOWBAD HIGHBAD THRESH AP1
+PH/ADU RNOISE FRAD) go into ``meta`` under names that carry their units.
+All functions are pure: they read one file and never write.
+"""
+
+import logging
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+from astropy import units as u
+from astropy.io import ascii as astropy_ascii
+from astropy.table import MaskedColumn, Table
+
+from ccdphot.errors import InputError, OutputParseError
+
+log = logging.getLogger(__name__)
+
+# One number of a DAOPHOT fixed-width line. Fortran fields can touch when a
+# value fills its field (``-2.5E-01-8.3E-01``), so numbers are found by pattern
+# rather than by splitting on blanks.
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[EeDd][-+]?\d+)?")
+
+# DAOPHOT II header labels -> meta names (with units).
+_HEADER_FIGURES = {
+    "NL": "nl",
+    "NX": "nx",
+    "NY": "ny",
+    "LOWBAD": "low_bad_adu",
+    "HIGHBAD": "high_bad_adu",
+    "THRESH": "threshold_adu",
+    "AP1": "aperture1_pix",
+    "PH/ADU": "gain_e_per_adu",
+    "RNOISE": "read_noise_adu",
+    "FRAD": "fitting_radius_pix",
+}
+
+DAOPHOT_UNDEFINED_MAG = 99.999
+DAOPHOT_UNDEFINED_ERR = 9.9999
+
+# Analytic PSF functions: DAOPHOT II label (and its ANALYTIC MODEL PSF number)
+# -> IRAF daopars.function.
+PSF_FUNCTIONS = {
+    "GAUSSIAN": (1, "gauss"),
+    "MOFFAT15": (2, "moffat15"),
+    "MOFFAT25": (3, "moffat25"),
+    "LORENTZ": (4, "lorentz"),
+    "PENNY1": (5, "penny1"),
+    "PENNY2": (6, "penny2"),
+}
+# Number of PSF look-up tables -> VARIABLE PSF order (DAOPHOT II and IRAF varorder).
+_LOOKUP_TABLES_TO_VARORDER = {0: -1, 1: 0, 3: 1, 6: 2}
+
+# Option files: two-letter key -> canonical name, per file kind, with the
+# defaults DAOPHOT II / ALLSTAR use when a key is absent.
+OPTION_KEYS = {
+    "daophot": {
+        "RE": "read_noise_adu", "GA": "gain_e_per_adu", "LO": "low_good_datum_sigma",
+        "HI": "high_good_datum_adu", "FW": "fwhm_pix", "TH": "threshold_sigma",
+        "LS": "low_sharpness", "HS": "high_sharpness", "LR": "low_roundness",
+        "HR": "high_roundness", "WA": "watch_progress", "FI": "fitting_radius_pix",
+        "PS": "psf_radius_pix", "VA": "variable_psf", "FR": "fractional_pixel_expansion",
+        "AN": "analytic_model_psf", "EX": "extra_psf_cleaning_passes",
+        "US": "use_saturated_psf_stars", "PE": "percent_error", "PR": "profile_error",
+        "MS": "max_stars_in_file",
+    },
+    "photo": {
+        **{f"A{c}": f"aperture{i}_pix" for i, c in enumerate("123456789ABC", start=1)},
+        "IS": "inner_sky_radius_pix", "OS": "outer_sky_radius_pix",
+    },
+    "allstar": {
+        "FI": "fitting_radius_pix", "CE": "clipping_exponent",
+        "RE": "redetermine_centroids", "CR": "clipping_range_sigma",
+        "WA": "watch_progress", "MA": "max_group_size", "PE": "percent_error",
+        "PR": "profile_error", "IS": "inner_sky_radius_pix", "OS": "outer_sky_radius_pix",
+        "MS": "max_stars_in_file",
+    },
+}
+OPTION_DEFAULTS = {
+    "daophot": {
+        "read_noise_adu": 0.0, "gain_e_per_adu": 0.0, "low_good_datum_sigma": 7.0,
+        "high_good_datum_adu": 32766.5, "fwhm_pix": 2.5, "threshold_sigma": 4.0,
+        "low_sharpness": 0.2, "high_sharpness": 1.0, "low_roundness": -1.0,
+        "high_roundness": 1.0, "watch_progress": 1.0, "fitting_radius_pix": 2.0,
+        "psf_radius_pix": 11.0, "variable_psf": 0.0, "fractional_pixel_expansion": 0.0,
+        "analytic_model_psf": 1.0, "extra_psf_cleaning_passes": 0.0,
+        "use_saturated_psf_stars": 0.0, "percent_error": 0.75, "profile_error": 5.0,
+        "max_stars_in_file": 5000.0,
+    },
+    "photo": {},
+    "allstar": {
+        "fitting_radius_pix": 2.5, "clipping_exponent": 6.0, "redetermine_centroids": 1.0,
+        "clipping_range_sigma": 2.5, "watch_progress": 1.0, "max_group_size": 50.0,
+        "percent_error": 0.75, "profile_error": 5.0, "inner_sky_radius_pix": 0.0,
+        "outer_sky_radius_pix": 0.0, "max_stars_in_file": 5000.0,
+    },
+}
+
+
+class DaophotOptionWarning(UserWarning):
+    """An option file holds something DAOPHOT would ignore or complain about."""
+
+
+# --------------------------------------------------------------------------
+# DAOPHOT II star files
+
+
+def _read_lines(path):
+    path = Path(path)
+    try:
+        return path.read_text(errors="replace").splitlines()
+    except OSError as err:
+        raise OutputParseError(f"{path}: cannot be read ({err.strerror or err})") from err
+
+
+def _numbers(line):
+    return [float(t.replace("D", "E").replace("d", "e")) for t in _NUMBER.findall(line)]
+
+
+def _parse_header(path, lines):
+    """(meta, index of the first data line) of a DAOPHOT II file.
+
+    A file without the ``NL`` header is accepted (DAOPHOT II does the same):
+    meta is then empty and data start on the first line.
+    """
+    if not lines or not lines[0].strip().startswith("NL"):
+        return {}, 0
+    labels = lines[0].split()
+    values = lines[1].split() if len(lines) > 1 else []
+    if len(values) < 3 or len(values) > len(labels):
+        raise OutputParseError(f"{Path(path).name} line 2: DAOPHOT header values "
+                               f"{values!r} do not match the labels {labels!r}")
+    meta = {}
+    for label, text in zip(labels, values):
+        try:
+            value = float(text)
+        except ValueError as err:
+            raise OutputParseError(f"{Path(path).name} line 2: header value {text!r} of "
+                                   f"{label} is not a number") from err
+        name = _HEADER_FIGURES.get(label, label.lower())
+        meta[name] = int(value) if label in ("NL", "NX", "NY") else value
+    return meta, 2
+
+
+def _check_nl(path, meta, expected):
+    nl = meta.get("nl")
+    if nl is not None and nl not in expected:
+        raise OutputParseError(f"{Path(path).name}: DAOPHOT header says NL={nl}, which is not a "
+                               f"file of this kind (expected NL={'/'.join(map(str, expected))})")
+
+
+def _rows(path, lines, start, n_min, n_max=None, flag=False):
+    """Numbers of each non-blank data line as (line number, values, trailing text)."""
+    n_max = n_max or n_min
+    out = []
+    for number, line in enumerate(lines[start:], start=start + 1):
+        if not line.strip():
+            continue
+        text = line
+        tail = ""
+        if flag:
+            match = re.search(r"[^\d\s.Ee+\-]+\s*$", line)
+            if match:
+                tail = match.group(0).strip()
+                text = line[:match.start()]
+        values = _numbers(text)
+        rest = _NUMBER.sub("", text).strip()
+        if rest or not n_min <= len(values) <= n_max:
+            want = n_min if n_min == n_max else f"{n_min} to {n_max}"
+            raise OutputParseError(f"{Path(path).name} line {number}: expected {want} numbers, "
+                                   f"got {line.strip()!r}")
+        out.append((number, values, tail))
+    return out
+
+
+def _masked(values, bad=None, unit=None):
+    values = np.asarray(values, dtype=float)
+    mask = np.zeros(len(values), bool)
+    if bad is not None:
+        # DAOPHOT writes +-99.999 (magnitudes) or 9.9999 (errors) when undefined
+        mask = np.abs(values) >= abs(bad) - 5e-4
+    return MaskedColumn(values, mask=mask, unit=unit)
+
+
+def _table(path, meta, columns):
+    table = Table(columns, meta=dict(meta))
+    table.meta["source_file"] = Path(path).name
+    if "nx" in meta and "ny" in meta:
+        table.meta["image_shape"] = (meta["ny"], meta["nx"])
+    return table
+
+
+def _star_table(path, meta, rows, spec):
+    """Build a Table from parsed rows; ``spec`` lists (name, unit, undefined marker)."""
+    width = max((len(values) for _, values, _ in rows), default=len(spec))
+    data = np.full((len(rows), width), np.nan)
+    for i, (_, values, _) in enumerate(rows):
+        data[i, :len(values)] = values
+    columns = []
+    for i, (name, unit, bad) in enumerate(spec):
+        if i >= data.shape[1]:
+            break
+        if name in ("ID", "NITER"):
+            if np.isnan(data[:, i]).any():
+                raise OutputParseError(f"{Path(path).name}: some lines lack the {name} column")
+            columns.append(MaskedColumn(np.rint(data[:, i]).astype("i8"), name=name))
+        else:
+            col = _masked(data[:, i], bad=bad, unit=unit)
+            col.mask |= np.isnan(data[:, i])
+            col.name = name
+            columns.append(col)
+    return _table(path, meta, columns)
+
+
+def _read_simple(path, expected_nl, spec, n_min=None, flag=False):
+    lines = _read_lines(path)
+    meta, start = _parse_header(path, lines)
+    _check_nl(path, meta, expected_nl)
+    rows = _rows(path, lines, start, n_min or len(spec), len(spec), flag=flag)
+    return meta, rows, _star_table(path, meta, rows, spec)
+
+
+def read_daophot_coo(path):
+    """FIND star list (``.coo``): ID, X, Y, MAG (relative to the threshold), SHARP,
+    SROUND, GROUND (FIND's sharpness and roundness indices, named as IRAF daofind
+    names them; +-9.999, written where FIND could not compute them, is masked)."""
+    spec = [("ID", None, None), ("X", u.pix, None), ("Y", u.pix, None), ("MAG", u.mag, None),
+            ("SHARP", None, -9.999), ("SROUND", None, -9.999), ("GROUND", None, -9.999)]
+    _, _, table = _read_simple(path, (1,), spec, n_min=3)
+    return table
+
+
+def read_daophot_ap(path):
+    """PHOTOMETRY output (``.ap``): two lines per star, any number of apertures.
+
+    Columns: ID, X, Y, MAG1..MAGn, SKY, SKY_SIGMA, SKY_SKEW, MERR1..MERRn, and
+    MAG/MERR as aliases of the first aperture. ``meta['apertures']`` is n.
+    99.999 magnitudes and 9.9999 errors (undefined) are masked.
+    """
+    lines = _read_lines(path)
+    meta, start = _parse_header(path, lines)
+    _check_nl(path, meta, (2,))
+    name = Path(path).name
+    body = [(n, line) for n, line in enumerate(lines[start:], start=start + 1) if line.strip()]
+    if len(body) % 2:
+        raise OutputParseError(f"{name} line {body[-1][0]}: the last star has only one of its "
+                               "two lines (file truncated?)")
+    first, second, numbers, n_ap = [], [], [], None
+    for (n1, line1), (n2, line2) in zip(body[0::2], body[1::2]):
+        v1, v2 = _numbers(line1), _numbers(line2)
+        if n_ap is None:
+            n_ap = len(v1) - 3
+        if n_ap < 1 or len(v1) != 3 + n_ap or _NUMBER.sub("", line1).strip():
+            raise OutputParseError(f"{name} line {n1}: expected ID, X, Y and "
+                                   f"{n_ap or 'one or more'} magnitudes, got {line1.strip()!r}")
+        if len(v2) != 3 + n_ap or _NUMBER.sub("", line2).strip():
+            raise OutputParseError(f"{name} line {n2}: expected sky, sigma, skew and {n_ap} "
+                                   f"magnitude errors, got {line2.strip()!r}")
+        first.append(v1)
+        second.append(v2)
+        numbers.append(n1)
+    if n_ap is None:
+        n_ap = 0
+    first = np.array(first, dtype=float).reshape(-1, 3 + n_ap)
+    second = np.array(second, dtype=float).reshape(-1, 3 + n_ap)
+    columns = [MaskedColumn(np.rint(first[:, 0]).astype("i8"), name="ID"),
+               MaskedColumn(first[:, 1], name="X", unit=u.pix),
+               MaskedColumn(first[:, 2], name="Y", unit=u.pix)]
+    for i in range(n_ap):
+        col = _masked(first[:, 3 + i], bad=DAOPHOT_UNDEFINED_MAG, unit=u.mag)
+        col.name = f"MAG{i + 1}"
+        columns.append(col)
+    columns += [MaskedColumn(second[:, 0], name="SKY", unit=u.adu),
+                MaskedColumn(second[:, 1], name="SKY_SIGMA", unit=u.adu),
+                MaskedColumn(second[:, 2], name="SKY_SKEW", unit=u.adu)]
+    for i in range(n_ap):
+        col = _masked(second[:, 3 + i], bad=DAOPHOT_UNDEFINED_ERR, unit=u.mag)
+        col.name = f"MERR{i + 1}"
+        columns.append(col)
+    table = _table(path, meta, columns)
+    if n_ap:
+        table["MAG"] = table["MAG1"]
+        table["MERR"] = table["MERR1"]
+    table.meta["apertures"] = n_ap
+    return table
+
+
+def read_daophot_lst(path):
+    """PICK PSF-candidate list (``.lst``): ID, X, Y, MAG, MERR and, when PICK
+    wrote it, DMAG_AP12 (first minus second aperture magnitude)."""
+    spec = [("ID", None, None), ("X", u.pix, None), ("Y", u.pix, None),
+            ("MAG", u.mag, DAOPHOT_UNDEFINED_MAG), ("MERR", u.mag, DAOPHOT_UNDEFINED_ERR),
+            ("DMAG_AP12", u.mag, None)]
+    _, _, table = _read_simple(path, (3,), spec, n_min=4)
+    return table
+
+
+def read_daophot_nei(path):
+    """PSF neighbour file (``.nei``): ID, X, Y, MAG, SKY and FLAG, the mark PSF
+    puts after a PSF star it found suspect ('?') or rejected ('*'); '' otherwise."""
+    spec = [("ID", None, None), ("X", u.pix, None), ("Y", u.pix, None),
+            ("MAG", u.mag, DAOPHOT_UNDEFINED_MAG), ("SKY", u.adu, None)]
+    _, rows, table = _read_simple(path, (3,), spec, n_min=4, flag=True)
+    table["FLAG"] = [tail for _, _, tail in rows]
+    bad = [(n, tail) for n, _, tail in rows if tail not in ("", "?", "*")]
+    if bad:
+        raise OutputParseError(f"{Path(path).name} line {bad[0][0]}: unknown PSF flag "
+                               f"{bad[0][1]!r} (DAOPHOT writes '?' or '*')")
+    return table
+
+
+_FIT_SPEC = [("ID", None, None), ("X", u.pix, None), ("Y", u.pix, None),
+             ("MAG", u.mag, DAOPHOT_UNDEFINED_MAG), ("MERR", u.mag, DAOPHOT_UNDEFINED_ERR),
+             ("SKY", u.adu, None), ("NITER", None, None), ("CHI", None, None),
+             ("SHARP", None, None)]
+
+
+def read_daophot_als(path):
+    """ALLSTAR results (``.als``): ID, X, Y, MAG, MERR, SKY, NITER, CHI, SHARP.
+    ``meta['fitting_radius_pix']`` is the fitting radius ALLSTAR actually used."""
+    _, _, table = _read_simple(path, (1,), _FIT_SPEC)
+    return table
+
+
+def read_daophot_nst(path):
+    """NSTAR results (``.nst``): same columns as ``.als``."""
+    _, _, table = _read_simple(path, (1,), _FIT_SPEC)
+    return table
+
+
+def read_daophot_psf(path):
+    """Header of a DAOPHOT II PSF file (``.psf``) as a dict.
+
+    Keys: function (DAOPHOT label), iraf_function, analytic_model_psf (the AN
+    number), table_size (NPSF), n_parameters, n_lookup_tables, varorder,
+    fractional_expansion, psf_mag, peak_height_adu, x_center_pix, y_center_pix,
+    psf_radius_pix (= ((NPSF-1)/2 - 1)/2, what PS was), parameters (list), and for
+    a GAUSSIAN, whose two parameters are half widths at half maximum,
+    fwhm_x_pix / fwhm_y_pix.
+    """
+    lines = _read_lines(path)
+    name = Path(path).name
+    if len(lines) < 2 or not lines[0].split():
+        raise OutputParseError(f"{name} line 1: empty, not a DAOPHOT PSF file")
+    label = lines[0].split()[0].upper()
+    if label not in PSF_FUNCTIONS:
+        raise OutputParseError(f"{name} line 1: unknown analytic function {label!r} (expected "
+                               f"one of {', '.join(PSF_FUNCTIONS)})")
+    head = _numbers(lines[0][lines[0].upper().index(label) + len(label):])
+    if len(head) != 8:
+        raise OutputParseError(f"{name} line 1: expected the function name and 8 numbers "
+                               f"(NPSF NPAR NEXP NFRAC PSFMAG BRIGHT XPSF YPSF), got "
+                               f"{lines[0].strip()!r}")
+    npsf, npar, nexp, nfrac = (int(v) for v in head[:4])
+    params = _numbers(lines[1])
+    if len(params) != npar:
+        raise OutputParseError(f"{name} line 2: expected {npar} PSF parameters, got "
+                               f"{lines[1].strip()!r}")
+    number, iraf = PSF_FUNCTIONS[label]
+    info = {
+        "source_file": name, "function": label, "iraf_function": iraf,
+        "analytic_model_psf": number, "table_size": npsf, "n_parameters": npar,
+        "n_lookup_tables": nexp, "varorder": _LOOKUP_TABLES_TO_VARORDER.get(nexp),
+        "fractional_expansion": nfrac, "psf_mag": head[4], "peak_height_adu": head[5],
+        "x_center_pix": head[6], "y_center_pix": head[7],
+        "psf_radius_pix": ((npsf - 1) / 2.0 - 1.0) / 2.0, "parameters": params,
+    }
+    if label == "GAUSSIAN":
+        info["fwhm_x_pix"], info["fwhm_y_pix"] = 2.0 * params[0], 2.0 * params[1]
+    return info
+
+
+def read_daophot_err(path):
+    """PSF fitting log (``i.err``): ID, RESIDUAL (the star's relative fit scatter)
+    and FLAG ('?' suspect, '*' rejected by PSF, '' good)."""
+    lines = _read_lines(path)
+    rows = _rows(path, lines, 0, 2, 2, flag=True)
+    table = _table(path, {}, [
+        MaskedColumn([int(v[0]) for _, v, _ in rows], name="ID", dtype="i8"),
+        MaskedColumn([v[1] for _, v, _ in rows], name="RESIDUAL", dtype=float)])
+    table["FLAG"] = [tail for _, _, tail in rows]
+    return table
+
+
+# --------------------------------------------------------------------------
+# Option files
+
+
+def option_kind(path):
+    """'daophot', 'photo' or 'allstar' from an option file's name, else None."""
+    name = Path(path).name.lower()
+    if name.startswith("allstar") or name.endswith(".als.opt"):
+        return "allstar"
+    if name.startswith("photo"):
+        return "photo"
+    if name.startswith("daophot"):
+        return "daophot"
+    return None
+
+
+def read_daophot_options(path, kind=None):
+    """Read a DAOPHOT II option file into {canonical name: value}.
+
+    Keys are recognised as DAOPHOT does: by their first two characters, case
+    insensitive (``fi = 7.0``, ``FIT=7``, ``A1=8``). ``kind`` ('daophot',
+    'photo' or 'allstar'; guessed from the file name when omitted) decides
+    what a key means: RE is the read noise in daophot.opt but "redetermine
+    centroids" in allstar.opt. Unknown keys are kept under their two letters
+    with a warning. DAOPHOT stops reading at the first line of three
+    characters or fewer (a blank line); lines after it are ignored with a
+    warning, as DAOPHOT ignored them. A line without '=' or with a value that
+    is not a number raises InputError naming the file and line.
+    """
+    path = Path(path)
+    kind = kind or option_kind(path)
+    if kind not in OPTION_KEYS:
+        raise InputError(f"{path.name}: cannot tell which DAOPHOT option file this is; name it "
+                         "daophot.opt, photo.opt or allstar.opt (or pass kind=)")
+    keys = OPTION_KEYS[kind]
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError as err:
+        raise InputError(f"{path}: cannot read option file ({err.strerror or err})") from err
+    options = {}
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if len(line) <= 3:
+            ignored = [n for n, rest in enumerate(lines[number:], start=number + 1)
+                       if len(rest.strip()) > 3]
+            if ignored:
+                warnings.warn(f"{path.name} line {number}: DAOPHOT stops reading at this short "
+                              f"line; lines {ignored[0]}-{ignored[-1]} are ignored",
+                              DaophotOptionWarning, stacklevel=2)
+            break
+        if "=" not in line:
+            raise InputError(f"{path.name} line {number}: {line!r} has no '='; DAOPHOT option "
+                             "lines read KEY = value")
+        key, _, text = line.partition("=")
+        key = key.strip()[:2].upper()
+        try:
+            value = float(text.strip().replace("D", "E").replace("d", "e"))
+        except ValueError as err:
+            raise InputError(f"{path.name} line {number}: value {text.strip()!r} of {key} is "
+                             "not a number") from err
+        name = keys.get(key)
+        if name is None:
+            warnings.warn(f"{path.name} line {number}: {key} is not a {kind}.opt option; kept "
+                          f"as {key!r}", DaophotOptionWarning, stacklevel=2)
+            name = key
+        options[name] = value
+    return options
+
+
+# --------------------------------------------------------------------------
+# IRAF DAOPHOT text outputs
+
+# IRAF column -> (ccdphot column, unit); MAG, MERR, PIER, PERROR are below
+_IRAF_COLUMNS = {
+    "ID": ("ID", None), "GROUP": ("GROUP", None),
+    "XCENTER": ("X", u.pix), "YCENTER": ("Y", u.pix),
+    "XINIT": ("X_INIT", u.pix), "YINIT": ("Y_INIT", u.pix),
+    "MSKY": ("SKY", u.adu), "STDEV": ("SKY_SIGMA", u.adu), "SSKEW": ("SKY_SKEW", u.adu),
+    "NSKY": ("NSKY", u.pix ** 2), "NITER": ("NITER", None),
+    "SHARPNESS": ("SHARP", None), "SROUND": ("SROUND", None), "GROUND": ("GROUND", None),
+    "CHI": ("CHI", None),
+    "XERR": ("X_ERR", u.pix), "YERR": ("Y_ERR", u.pix),
+}
+# phot's per-aperture columns: numbered with several apertures, bare with one
+_IRAF_APERTURE = re.compile(r"^(RAPERT|SUM|AREA|FLUX|MAG|MERR|PIER|PERROR)(\d*)$")
+_IRAF_APERTURE_UNITS = {"RAPERT": u.pix, "SUM": u.adu, "AREA": u.pix ** 2, "FLUX": u.adu,
+                        "MAG": u.mag, "MERR": u.mag}
+
+
+def _iraf_keywords(table):
+    keywords = {}
+    for key, entry in table.meta.get("keywords", {}).items():
+        value = entry.get("value") if isinstance(entry, dict) else entry
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                value = float(text) if text not in ("INDEF", "") else None
+            except ValueError:
+                value = text
+        keywords[key] = value
+    return keywords
+
+
+def _line_of(message, data_lines):
+    """' line N' of the first data line holding the value an error message quotes."""
+    quoted = re.findall(r"'([^']+)'", message)
+    for value in quoted:
+        for number, line in data_lines:
+            if value in line.split():
+                return f" line {number}"
+    return ""
+
+
+def read_iraf_daophot(path):
+    """An IRAF DAOPHOT text output (daofind, phot, pstselect, psf, group, nstar,
+    allstar) as a Table with the ccdphot column names and units.
+
+    XCENTER/YCENTER -> X/Y (pix), MSKY -> SKY (adu), SHARPNESS -> SHARP; phot's
+    per-aperture columns become MAG1.., MERR1.., RAPERT1.. (pix when
+    datapars.scale is 1). INDEF is masked. ``meta['iraf_task']`` names the task
+    and ``meta['keywords']`` holds the file's #K keywords.
+    """
+    path = Path(path)
+    lines = _read_lines(path)
+    data_lines = [(n, line) for n, line in enumerate(lines, start=1)
+                  if line.strip() and not line.startswith("#")]
+    if data_lines and data_lines[-1][1].rstrip().endswith("\\"):
+        raise OutputParseError(f"{path.name} line {data_lines[-1][0]}: the last record continues "
+                               "past the end of the file (truncated?)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            raw = astropy_ascii.read(path, format="daophot")
+    except (OSError, ValueError, IndexError, TypeError,
+            astropy_ascii.InconsistentTableError) as err:
+        raise OutputParseError(f"{path.name}{_line_of(str(err), data_lines)}: not a readable "
+                               f"IRAF DAOPHOT text file ({err})") from err
+    keywords = _iraf_keywords(raw)
+    task = keywords.get("TASK")
+    if not task:
+        raise OutputParseError(f"{path.name}: no '#K TASK' keyword: not an IRAF DAOPHOT "
+                               "output file")
+    table = Table(masked=True, meta={"source_file": path.name, "iraf_task": task,
+                                     "keywords": keywords})
+    scale = keywords.get("SCALE") or 1.0
+    for name in raw.colnames:
+        column = raw[name]
+        aperture = _IRAF_APERTURE.match(name)
+        if name in _IRAF_COLUMNS:
+            new, unit = _IRAF_COLUMNS[name]
+        elif aperture:
+            new = name
+            unit = _IRAF_APERTURE_UNITS.get(aperture.group(1))
+            if aperture.group(1) == "RAPERT" and scale != 1.0:
+                unit = None
+        else:
+            new, unit = name, None
+        data = MaskedColumn(column, name=new)
+        data.unit = unit  # IRAF's own unit labels (##, perrors, timeunit...) are dropped
+        if unit is not None and data.dtype.kind not in "fiu":
+            raise OutputParseError(f"{path.name}: column {name} should be numeric")
+        table[new] = data
+    if "MAG1" in table.colnames and "MAG" not in table.colnames:
+        table["MAG"] = table["MAG1"]
+        table["MERR"] = table["MERR1"]
+    if "X" not in table.colnames or "Y" not in table.colnames:
+        raise OutputParseError(f"{path.name}: no XCENTER/YCENTER columns in this {task} output")
+    log.debug("read %d rows of IRAF %s output %s", len(table), task, path.name)
+    return table
+
+
+_READERS = {".coo": read_daophot_coo, ".ap": read_daophot_ap, ".lst": read_daophot_lst,
+            ".nei": read_daophot_nei, ".als": read_daophot_als, ".nst": read_daophot_nst,
+            ".err": read_daophot_err}
+
+
+def read_daophot_file(path):
+    """Any DAOPHOT star file as a Table, the reader chosen from its content and name.
+
+    IRAF outputs (first line ``#K ...``) go to :func:`read_iraf_daophot`; DAOPHOT
+    II files by suffix (.coo, .ap, .lst, .nei, .als, .nst, .err). PSF and option
+    files have their own readers (:func:`read_daophot_psf`,
+    :func:`read_daophot_options`).
+    """
+    path = Path(path)
+    lines = _read_lines(path)
+    if lines and lines[0].startswith("#K"):
+        return read_iraf_daophot(path)
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise OutputParseError(f"{path.name}: not a DAOPHOT star file this reader knows "
+                               f"(suffixes {', '.join(_READERS)} or an IRAF DAOPHOT output)")
+    return reader(path)

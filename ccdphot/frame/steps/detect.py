@@ -1,0 +1,69 @@
+"""``detect`` step: SExtractor detection list, MAG_AUTO, FWHM, background, seeing.
+
+Its detection list is the one list every later photometry method measures, so
+the unified table is created here, one row per SExtractor NUMBER.
+"""
+
+import logging
+
+from astropy.table import Table
+
+from ccdphot.errors import ToolError
+from ccdphot.frame.table import fill_by_number, new_unified
+from ccdphot.wrappers import sextractor
+
+log = logging.getLogger(__name__)
+
+
+def run(ctx):
+    detect = ctx.config["detect"]
+    gain = ctx.header_float("GAIN")
+    saturate = ctx.header_float("SATURATE")
+    if gain is None:
+        log.warning("no GAIN in the header: SExtractor errors assume an infinite gain "
+                    "(set GAIN in the header step or a telescope profile)")
+    if saturate is None:
+        log.warning("no SATURATE in the header: saturated stars are not flagged")
+    tool = ctx.tools.use("sextractor")
+    detections = sextractor.run(
+        tool, ctx.image_name, ctx.work_dir, detect=detect,
+        zero_point_mag=ctx.config["photometry"]["zero_point_mag"],
+        gain_e_per_adu=gain, saturate_adu=saturate,
+        pixel_scale_arcsec=ctx.pixel_scale_arcsec(), weight_image=ctx.weight_name)
+    if len(detections) == 0:
+        raise ToolError(tool.label, f"found no sources above {detect['detect_thresh_sigma']} "
+                        "sigma; check the frame, or lower [detect] detect_thresh_sigma")
+    fwhm, n_stars = sextractor.seeing(detections, detect["seeing_min_snr"],
+                                      detect["seeing_max_elongation"])
+    ctx.detections = detections
+    first_aperture = Table({"NUMBER": detections["NUMBER"],
+                            "MAG_APER": _first(detections["MAG_APER"]),
+                            "MAGERR_APER": _first(detections["MAGERR_APER"])})
+    table = new_unified(detections["NUMBER"])
+    fill_by_number(table, detections, {name: name for name in (
+        "MAG_AUTO", "MAGERR_AUTO", "X_IMAGE", "Y_IMAGE", "FWHM_IMAGE", "FLAGS")})
+    fill_by_number(table, first_aperture, {"MAG_APER": "MAG_APER", "MAGERR_APER": "MAGERR_APER"})
+    table.meta["MAG_APER_SOURCE"] = (
+        f"SExtractor, diameter {detect['aperture_diameters_pix'][0]} pix")
+    ctx.table = table
+    scale = ctx.pixel_scale_arcsec()
+    ctx.qc.update({
+        "n_detections": len(detections),
+        "seeing_fwhm_pix": round(fwhm.value, 3),
+        "seeing_fwhm_arcsec": round(fwhm.value * scale, 3) if scale else None,
+        "seeing_n_stars": n_stars,
+        "background_adu": _rounded(detections.meta.get("background_adu")),
+        "background_rms_adu": _rounded(detections.meta.get("background_rms_adu")),
+    })
+    return {key: ctx.qc[key] for key in ("n_detections", "seeing_fwhm_pix", "seeing_fwhm_arcsec",
+                                         "seeing_n_stars", "background_adu",
+                                         "background_rms_adu")}
+
+
+def _first(column):
+    """First aperture of a (possibly multi-aperture) SExtractor column."""
+    return column[:, 0] if column.ndim == 2 else column
+
+
+def _rounded(value, digits=4):
+    return None if value is None else round(float(value), digits)

@@ -1,0 +1,1 @@
+"""Header standardisation: telescope profiles, standard keywords, times and airmass."""

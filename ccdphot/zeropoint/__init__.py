@@ -1,0 +1,1 @@
+"""Standard photometry: matching to a reference catalogue, zero point and colour terms."""
