@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file backend)
+from matplotlib import ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ccdphot.periods.fourier import fit_fourier  # noqa: E402
@@ -44,6 +45,9 @@ def plot_periodogram(periodogram, best_period, title, path):
     axes.axvline(best_period, color="tab:red", lw=1, ls="--",
                  label=f"best period {best_period:.6f} d")
     axes.set_xscale("log")
+    axes.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    axes.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    axes.xaxis.set_minor_formatter(ticker.NullFormatter())
     axes.set_xlabel("period (d)")
     axes.set_ylabel(label)
     axes.set_title(title)
