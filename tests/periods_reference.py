@@ -126,9 +126,11 @@ OUTPUT_LIGHTCURVES = {
 
 
 def kind(column):
-    """How a column is compared: period, fourier, statistic or figure."""
+    """How a column is compared: period, time, fourier, statistic or figure."""
     if "Period" in column and "Periodogram" not in column:
         return "period"
+    if "_Tc_" in column:
+        return "time"
     if column.startswith("Killharm"):
         return "fourier"
     if re.match(r"(STATS_|Mean_Mag_|RMS_\d|Expected_RMS_|Npoints_|Chi2_|Weighted_Mean_|Nclip_)",
@@ -138,9 +140,10 @@ def kind(column):
 
 
 def tolerance(column, reference):
-    """Allowed |native - VARTOOLS|: the issue's limits, never below VARTOOLS's print precision."""
+    """Allowed |native - VARTOOLS|: the issue's limits (a transit time to 1e-3 d), never
+    below VARTOOLS's print precision."""
     printed = 6e-6  # VARTOOLS prints most figures with 5 decimals
-    limits = {"period": 1e-4 * abs(reference), "fourier": 1e-3,
+    limits = {"period": 1e-4 * abs(reference), "time": 1e-3, "fourier": 1e-3,
               "statistic": 1e-6 * abs(reference), "figure": 1e-3 * abs(reference)}
     return max(printed, limits[kind(column)])
 
