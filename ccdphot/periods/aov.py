@@ -25,13 +25,8 @@ from scipy import special, stats
 
 from ccdphot.periods.fourier import fit_fourier
 from ccdphot.periods.lombscargle import nifty_ls
-from ccdphot.periods.peaks import (
-    clipped_mean_std,
-    column,
-    distinct_peaks,
-    is_different_period,
-    local_maxima,
-)
+from ccdphot.periods.peaks import (clipped_mean_std, column, distinct_peaks,
+                                   is_different_period, local_maxima)
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,8 @@ import numpy as np
 from astropy.table import Table
 
 from ccdphot.periods.fourier import whiten as remove_sinusoid
-from ccdphot.periods.peaks import (
-    clipped_mean_std,
-    column,
-    distinct_peaks,
-    is_different_period,
-    local_maxima,
-)
+from ccdphot.periods.peaks import (clipped_mean_std, column, distinct_peaks,
+                                   is_different_period, local_maxima)
 
 log = logging.getLogger(__name__)
 
