@@ -32,12 +32,15 @@ if [ -f "$archive" ]; then
         exit 2
     }
 else
-    echo "vartools: no $vendor_name beside the checkout; downloading commit ${commit:0:7}"
+    echo "vartools: no $archive; downloading commit ${commit:0:7}"
     archive=$work/upstream.tar.gz
     if ! "$python" - "$upstream_url" "$archive" <<'PY'
 import sys, urllib.request
-with urllib.request.urlopen(sys.argv[1], timeout=60) as answer, open(sys.argv[2], "wb") as out:
-    out.write(answer.read())
+try:
+    with urllib.request.urlopen(sys.argv[1], timeout=60) as answer, open(sys.argv[2], "wb") as out:
+        out.write(answer.read())
+except OSError as err:
+    sys.exit(f"vartools: download failed: {getattr(err, 'reason', err)}")
 PY
     then
         echo "vartools: cannot get the source (no vendor archive, no download from" \
