@@ -179,7 +179,10 @@ def test_run_reproduces_reference_figures(vartools_data, tmp_path):
     tool = ToolRegistry(load_config()).resolve("vartools")
     names = ["1", "2", "4", "9"]
     lcs = {f"my lc {n}": read_lightcurve(vartools_data / "lc" / n) for n in names}
-    table = vt.run(tool, lcs, [vt.ls(0.1, 100.0, 0.1, 1), vt.rms()], tmp_path)
+    result = vt.Job(tool, tmp_path, lightcurves=lcs,
+                    commands=(vt.ls(0.1, 100.0, 0.1, 1), vt.rms())).run()
+    table = result.table
+    assert result.figures == {"n_lightcurves": 4} and result.run.returncode == 0
     reference = vt.parse_stdout((vartools_data / "reference/ls_list/stdout.txt").read_text())
     rms = vt.parse_stdout((vartools_data / "reference/rms_list/stdout.txt").read_text())
     assert list(table["Name"]) == list(lcs)

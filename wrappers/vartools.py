@@ -3,26 +3,28 @@
 *Build*: each VARTOOLS command is a :class:`Command` made by one function here
 (:func:`ls`, :func:`aov`, :func:`bls`, :func:`killharm`, :func:`stats`, ...) with the
 arguments in VARTOOLS's own order; :func:`build_argv` puts the input (one light
-curve or a list), the output layout and the commands together. *Run*:
-:func:`run` writes the light curves as plain ``t mag err`` files under plain
-names in the work directory (so no path with spaces reaches VARTOOLS) and runs
-it through the one runner. *Parse*: :func:`parse_stdout` reads the three layouts
-VARTOOLS prints (``-header``, ``-oneline``, plain rows) into a Table whose column
-names are VARTOOLS's own (``LS_Period_1_0``); the ``read_*`` functions read the
-periodograms, models and light curves it writes. Times are in the light curves'
-own unit (days for every set ccdphot ships); magnitudes in mag.
+curve or a list), the output layout and the commands together. :class:`Job`
+(the wrapper contract, docs/architecture.rst) writes the light curves as plain
+``t mag err`` files under plain names in the work directory (so no path with
+spaces reaches VARTOOLS) and runs it through the one runner. *Parse*:
+:func:`parse_stdout` reads the three layouts VARTOOLS prints (``-header``,
+``-oneline``, plain rows) into a Table whose column names are VARTOOLS's own
+(``LS_Period_1_0``); the ``read_*`` functions read the periodograms, models and
+light curves it writes. Times are in the light curves' own unit (days for every
+set ccdphot ships); magnitudes in mag.
 """
 
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 from astropy import units as u
 from astropy.table import Table
 
-from ccdphot.errors import InputError, OutputParseError
-from ccdphot.wrappers.base import run_tool
+from ccdphot.errors import InputError, OutputParseError, ToolError
+from ccdphot.wrappers.base import CatalogResult, ToolJob
 
 log = logging.getLogger(__name__)
 
@@ -238,28 +240,44 @@ def write_lightcurve(table, path):
     return Path(path)
 
 
-def run(tool, lightcurves, commands, work_dir, ascii_periodograms=True):
-    """Run ``commands`` on ``lightcurves`` (a dict name -> Table with t, mag, err).
+@dataclass(frozen=True, kw_only=True)
+class Job(ToolJob):
+    """VARTOOLS on ``lightcurves`` (a dict name -> Table with t, mag, err): ``commands``.
 
-    The light curves are written as ``lc_0001.txt``, ... into ``work_dir`` and
-    read by VARTOOLS from a list file; output file arguments of the commands are
-    relative to ``work_dir``. Returns the stdout table with ``Name`` mapped back
-    to the given names, one row per light curve in the given order.
+    *Build* writes the light curves as ``lc_0001.txt``, ... and their list into
+    the work directory (output arguments of the commands are relative to it);
+    *parse* reads the ``-header`` table VARTOOLS prints, ``Name`` mapped back to
+    the given names; *check* refuses a run that did not print one row per light
+    curve. The result is a :class:`~ccdphot.wrappers.base.CatalogResult`.
     """
-    work_dir = Path(work_dir)
-    plain = {}
-    for index, (name, table) in enumerate(lightcurves.items(), start=1):
-        file_name = f"lc_{index:04d}.txt"
-        write_lightcurve(table, work_dir / file_name)
-        plain[file_name] = name
-    (work_dir / LIST_FILE).write_text("".join(f"{n}\n" for n in plain))
-    argv = build_argv(commands, lc_list=LIST_FILE, layout="header",
-                      ascii_periodograms=ascii_periodograms)
-    done = run_tool(tool, argv, work_dir)
-    table = parse_stdout(done.stdout)
-    table["Name"] = [plain.get(str(n), str(n)) for n in table["Name"]]
-    table.meta.update(tool="VARTOOLS", version=tool.version, argv=list(done.argv))
-    return table
+
+    lightcurves: Mapping
+    commands: tuple
+    ascii_periodograms: bool = True
+    outputs = ()
+
+    def _plain_names(self):
+        return {f"lc_{index:04d}.txt": name
+                for index, name in enumerate(self.lightcurves, start=1)}
+
+    def build(self):
+        for file_name, name in self._plain_names().items():
+            write_lightcurve(self.lightcurves[name], self.path(file_name))
+        self.path(LIST_FILE).write_text("".join(f"{n}\n" for n in self._plain_names()))
+        return build_argv(self.commands, lc_list=LIST_FILE, layout="header",
+                          ascii_periodograms=self.ascii_periodograms)
+
+    def parse(self, run):
+        table = parse_stdout(run.stdout)
+        plain = self._plain_names()
+        table["Name"] = [plain.get(str(n), str(n)) for n in table["Name"]]
+        table.meta.update(tool="VARTOOLS", version=self.tool.version, argv=list(run.argv))
+        return CatalogResult(figures={"n_lightcurves": len(table)}, run=run, table=table)
+
+    def check(self, result):
+        if list(result.table["Name"]) != list(self.lightcurves):
+            raise ToolError(self.label, f"printed {len(result.table)} row(s) for "
+                            f"{len(self.lightcurves)} light curve(s)", argv=result.run.argv)
 
 
 # --------------------------------------------------------------------------- parsing

@@ -199,7 +199,8 @@ def _search_vartools(lightcurves, spec, tools, work_dir, errors):
         scratch = Path(scratch)
         (scratch / "periodograms").mkdir()
         commands = spec.vartools_commands("periodograms")
-        table = vt.run(tool, lightcurves, commands, scratch)
+        job = vt.Job(tool, scratch, lightcurves=lightcurves, commands=tuple(commands))
+        table = job.run().table
         periodograms = {}
         for index, name in enumerate(lightcurves, start=1):
             path = scratch / "periodograms" / f"lc_{index:04d}.txt.{spec.periodogram_suffix}"
