@@ -126,8 +126,9 @@ def _write_lightcurves(directory):
     t, mag = _sinusoid()
     good = directory / "star with spaces.txt"
     np.savetxt(good, np.column_stack([t, mag, np.full(len(t), 0.01)]))
-    ecsv = directory / "lc.ecsv"
-    Table({"BJD_TDB": t, "MAG_DIFF": mag, "MAGERR_DIFF": np.full(len(t), 0.01)}).write(ecsv)
+    ecsv = directory / "lc.ecsv"  # as ccdphot lightcurve writes it: a frame without the star
+    dmag = np.ma.masked_array(mag, mask=np.arange(len(t)) == 5)
+    Table({"BJD_TDB": t, "DMAG": dmag, "DMAG_ERR": np.full(len(t), 0.01)}).write(ecsv)
     flat = directory / "flat.txt"
     np.savetxt(flat, np.column_stack([np.arange(20.), np.full(20, 10.), np.full(20, 0.01)]))
     return good, ecsv, flat

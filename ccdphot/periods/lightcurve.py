@@ -3,8 +3,9 @@
 A light curve is an astropy Table with float columns ``t`` (time, days, in the
 file's own scale), ``mag`` and ``err`` (magnitudes), its file name in
 ``meta["name"]``. Readable are plain text ``t mag err`` files (VARTOOLS's layout,
-``#`` comments allowed) and ECSV tables such as ``ccdphot lightcurve`` writes,
-whose time, magnitude and error columns are found by name (or given).
+``#`` comments allowed) and ECSV tables such as ``ccdphot lightcurve``'s
+``target_lc.ecsv`` (``BJD_TDB``, ``DMAG``, ``DMAG_ERR``), whose time, magnitude and
+error columns are found by name (or given).
 """
 
 import logging
@@ -20,8 +21,8 @@ log = logging.getLogger(__name__)
 # Column names tried in order when an ECSV table does not say which to use.
 TIME_COLUMNS = ("BJD_TDB", "HJD_UTC", "JD_UTC", "MJD_UTC", "BJD", "HJD", "JD", "MJD", "TIME",
                 "t", "time")
-MAG_COLUMNS = ("MAG_DIFF", "MAG_CAL", "MAG", "mag", "magnitude")
-ERR_COLUMNS = ("MAGERR_DIFF", "MAGERR_CAL", "MAGERR", "MAG_ERR", "err", "mag_err", "magerr")
+MAG_COLUMNS = ("DMAG", "MAG_CAL_ENS", "MAG_CAL", "MAG", "mag", "magnitude")
+ERR_COLUMNS = ("DMAG_ERR", "MAGERR_CAL", "MAGERR", "MAG_ERR", "err", "mag_err", "magerr")
 
 
 class LightCurveError(InputError):
@@ -59,11 +60,28 @@ def read_lightcurve(path, columns=None):
         names = (_pick(table, time_col, TIME_COLUMNS, "time", path),
                  _pick(table, mag_col, MAG_COLUMNS, "magnitude", path),
                  _pick(table, err_col, ERR_COLUMNS, "magnitude-error", path))
-        data = [np.ma.filled(np.ma.asarray(table[n], dtype=float), np.nan) for n in names]
+        data = _unmasked_rows(table, names, path)
     else:
         data = _read_text(path)
     lc = Table({"t": data[0], "mag": data[1], "err": data[2]}, meta={"name": path.name})
     return check_lightcurve(lc)
+
+
+def _unmasked_rows(table, names, path):
+    """The columns ``names`` as float arrays, without the rows where one is missing.
+
+    A masked cell in an ECSV light curve is a frame without a measurement (e.g.
+    ``ccdphot lightcurve``'s target_lc.ecsv), not bad data: such rows are left out
+    and counted in the log. NaN values that are not masked stay, and are refused.
+    """
+    columns = [np.ma.asarray(table[n], dtype=float) for n in names]
+    missing = np.zeros(len(table), dtype=bool)
+    for column in columns:
+        missing |= np.ma.getmaskarray(column)
+    if missing.any():
+        log.info("%s: %d row(s) without a value in %s left out", path.name, missing.sum(),
+                 ", ".join(names))
+    return [np.ma.getdata(column)[~missing] for column in columns]
 
 
 def _read_text(path):
