@@ -32,7 +32,7 @@ import math
 import numpy as np
 from astropy.table import Table
 
-from ccdphot.periods.peaks import column, distinct_peaks, local_maxima
+from ccdphot.periods.peaks import column, distinct_peaks
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +134,10 @@ def bls(lc, q_min, q_max, min_period, max_period, nfreq, nbins=200, npeaks=1, in
     clipped_mean, clipped_std = _clipped_mean_std(sr)
     sn = (sr - clipped_mean) / clipped_std
     sde = (sr - sr.mean()) / sr.std()
-    maxima = local_maxima(sn)
-    chosen = [maxima[i] for i in
-              distinct_peaks(periods[maxima], sn[maxima], npeaks, float(t[-1] - t[0]))]
+    # Like VARTOOLS, every frequency is a candidate (not only strict local maxima: the
+    # binned spectrum has plateaus), and equal values go to the first frequency; SN
+    # rounded to 1e-9 so that last-bit differences of a plateau do not break the tie.
+    chosen = distinct_peaks(periods, np.round(sn, 9), npeaks, float(t[-1] - t[0]))
     columns = {}
     for number, best in enumerate(chosen, start=1):
         period = periods[best]
