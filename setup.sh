@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ccdphot setup: the external tools (apt-packages.txt), a virtual environment at
-# .venv with ccdphot installed into it, then one action:
+# .venv with ccdphot installed into it, VARTOOLS built into .venv/bin, then one action:
 #   bash setup.sh demo    set up, then run the pipeline on the bundled NGC 6871 frame, offline,
 #                         against the bundled APASS DR10 extract -> RESULTS/
 #   bash setup.sh test    set up, then run the test suite (extra arguments go to pytest)
