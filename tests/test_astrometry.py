@@ -26,7 +26,8 @@ from astropy.wcs import WCS
 from ccdphot.wrappers import ccmap, scamp
 
 import ccdphot
-from ccdphot import catalogs, wcsfit
+from ccdphot import catalogs
+from ccdphot.astrometry import wcsfit
 from ccdphot.astrometry.starmatch import Similarity, pattern_match
 from ccdphot.catalogs.cache import Region
 from ccdphot.config import load_config
