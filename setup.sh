@@ -36,6 +36,7 @@ stamp=$( (cat setup.cfg pyproject.toml; find ccdphot wrappers default_params -ty
           ! -name '*.pyc' -print0 | sort -z | xargs -0 cat) | sha256sum | cut -d' ' -f1)
 if [ "$(cat .venv/.ccdphot-installed 2>/dev/null)" != "$stamp" ]; then
     echo "setup: installing ccdphot into .venv"
+    rm -rf build ./*.egg-info  # a stale build/ would install modules deleted from the sources
     .venv/bin/python -m pip install -q ".[test]"
     echo "$stamp" > .venv/.ccdphot-installed
 fi
