@@ -7,11 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
-from functools import partial
 from pathlib import Path
 
-from ccdphot import __version__
 
 ROOT = Path(__file__).parent.parent
 APT_LIST = "apt-packages.txt"
@@ -105,19 +104,17 @@ def test_the_installed_package_under_test_is_this_checkout():
 def _dependencies_without_ccdphot(folder):
     """A folder of links to everything this environment's site-packages holds except
     ccdphot itself: the installed dependencies, without the package under test."""
-    import ccdphot
-
     folder.mkdir()
-    site = Path(ccdphot.__file__).parent.parent
-    for entry in site.iterdir():
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
         if not entry.name.lower().startswith("ccdphot"):
             (folder / entry.name).symlink_to(entry)
     return folder
 
 
 _CHECK_INSTALLED = """
-import json, sys
+import json
 from importlib import resources
+from importlib.metadata import distribution
 import ccdphot.wrappers.sextractor as sextractor
 from ccdphot.config import load_config
 from ccdphot.wrappers.base import param_file
@@ -130,13 +127,35 @@ print(json.dumps({
     "psets": params.joinpath("daophot", "psets.toml").is_file(),
     "profiles": sorted(p.name for p in params.joinpath("profiles").iterdir()),
     "detect_thresh_sigma": load_config()["detect"]["detect_thresh_sigma"],
+    "scripts": {ep.name: ep.value for ep in distribution("ccdphot").entry_points
+                if ep.group == "console_scripts"},
 }))
 """
 
 
+def run(argv, **kwargs):
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL, check=False, **kwargs)
+    assert done.returncode == 0, f"{argv[0]} ... failed: {done.stderr[-3000:]}"
+    return done
+
+
+_BUILD_WHEEL = """
+import importlib, sys
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+with open("pyproject.toml", "rb") as handle:
+    backend = tomllib.load(handle)["build-system"]["build-backend"]
+print(importlib.import_module(backend).build_wheel(sys.argv[1]))
+"""
+
+
 def test_wheel_installs_into_a_fresh_environment(tmp_path):
-    """Build the wheel from a clean copy of the sources (offline: no build isolation,
-    no index), install it with --no-deps into a new virtual environment that sees this
+    """Build the wheel from a clean copy of the sources with the PEP 517 backend that
+    pyproject.toml names (offline: this environment's setuptools and wheel, no index),
+    install it with pip --no-deps into a new virtual environment that sees this
     environment's dependencies but not its ccdphot, and use it from there."""
     source = tmp_path / "source"
     source.mkdir()
@@ -147,11 +166,8 @@ def test_wheel_installs_into_a_fresh_environment(tmp_path):
         else:
             shutil.copyfile(ROOT / name, source / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    run = partial(subprocess.run, capture_output=True, text=True, timeout=300, check=True,
-                  stdin=subprocess.DEVNULL)
-    run([*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-         "-w", str(tmp_path / "dist"), str(source)])
-    (wheel,) = (tmp_path / "dist").glob("ccdphot-*.whl")
+    built = run([sys.executable, "-c", _BUILD_WHEEL, str(tmp_path / "dist")], cwd=source)
+    wheel = tmp_path / "dist" / built.stdout.strip().splitlines()[-1]
     with zipfile.ZipFile(wheel) as archive:
         packaged = {name for name in archive.namelist() if ".dist-info/" not in name}
     assert packaged == set(_source_files())
@@ -176,5 +192,7 @@ def test_wheel_installs_into_a_fresh_environment(tmp_path):
     assert found["psets"] is True
     assert found["profiles"] == sorted(p.name for p in (default_params / "profiles").iterdir())
     assert found["detect_thresh_sigma"] == 1.5
-    version = run([str(venv / "bin" / "ccdphot"), "--version"], env=env).stdout
-    assert version.strip() == f"ccdphot {__version__}"
+    # the console script: declared, and written for the new environment's interpreter
+    assert found["scripts"] == {"ccdphot": "ccdphot.cli.main:main"}
+    script = (venv / "bin" / "ccdphot").read_text().splitlines()
+    assert str(python) in "\n".join(script[:2]) and "from ccdphot.cli.main import main" in script
