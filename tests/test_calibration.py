@@ -141,6 +141,25 @@ def test_bias_level_and_read_noise_from_bias_differences(masters):
     assert header["RDN_E"] == pytest.approx(figures["bias"]["read_noise_e"], abs=1e-3)
 
 
+def _expected_calibration(frame, expected_masters, readnoise_e=None):
+    """``frame`` calibrated with ccdproc's own functions, the masters computed in this test
+    and the gain of the header (EGAIN): bias; then, with a read noise, the Poisson +
+    read-noise deviation of the bias-subtracted signal (ccdproc.create_deviation; read
+    noise alone where the signal is negative); the dark scaled by EXPTIME; the flat
+    (median 1; values below [calibrate] bad_flat_low = 0.5 raised to it)."""
+    header = fits.getheader(frame)
+    ccd = ccdproc.subtract_bias(CCDData(_raw_adu(frame), unit="adu"),
+                                CCDData(expected_masters["bias"], unit="adu"))
+    if readnoise_e is not None:
+        ccd = ccdproc.create_deviation(ccd, gain=header["EGAIN"] * u.electron / u.adu,
+                                       readnoise=readnoise_e * u.electron, disregard_nan=True)
+    ccd = ccdproc.subtract_dark(ccd, CCDData(expected_masters["dark"], unit="adu"),
+                                dark_exposure=expected_masters["dark_s"] * u.s,
+                                data_exposure=header["EXPTIME"] * u.s, scale=True)
+    return ccdproc.flat_correct(ccd, CCDData(expected_masters["flat"], unit=""),
+                                min_value=0.5, norm_value=1.0)
+
+
 def test_flat_fielding_flattens_the_left_out_flat(masters, expected_masters, tmp_path):
     out, _, _ = masters
     frame = _calib_files("flat*")[2]
@@ -164,28 +183,13 @@ def test_flat_fielding_flattens_the_left_out_flat(masters, expected_masters, tmp
     # hot pixels of the dark are flagged as bad
     assert record["n_hot_pixels"] > 0 and np.count_nonzero(mask & MASK_BAD) >= record[
         "n_hot_pixels"]
-    # Frame and uncertainty against ccdproc's own functions on the same raw file, with the
-    # masters computed in this test, the gain of the header (EGAIN) and the read noise
-    # given: bias, then the Poisson + read-noise deviation of the bias-subtracted signal
-    # (ccdproc.create_deviation; read noise alone where the signal is negative), the dark
-    # scaled by EXPTIME, the flat (median 1; values below [calibrate] bad_flat_low = 0.5
-    # raised to it).
-    header = fits.getheader(frame)
-    expected = ccdproc.subtract_bias(CCDData(_raw_adu(frame), unit="adu"),
-                                     CCDData(expected_masters["bias"], unit="adu"))
-    expected = ccdproc.create_deviation(expected, gain=header["EGAIN"] * u.electron / u.adu,
-                                        readnoise=13.8 * u.electron, disregard_nan=True)
-    expected = ccdproc.subtract_dark(expected, CCDData(expected_masters["dark"], unit="adu"),
-                                     dark_exposure=expected_masters["dark_s"] * u.s,
-                                     data_exposure=header["EXPTIME"] * u.s, scale=True)
-    expected = ccdproc.flat_correct(expected, CCDData(expected_masters["flat"], unit=""),
-                                    min_value=0.5, norm_value=1.0)
+    expected = _expected_calibration(frame, expected_masters, readnoise_e=13.8)
     np.testing.assert_allclose(calibrated, expected.data, rtol=1e-5, atol=1e-3)
     np.testing.assert_allclose(fits.getdata(written[2]), expected.uncertainty.array,
                                rtol=1e-5)
 
 
-def test_calibrate_step_uses_a_masters_directory(masters, tmp_path):
+def test_calibrate_step_uses_a_masters_directory(masters, expected_masters, tmp_path):
     out, _, _ = masters
     frame = _calib_files("flat*")[2]
     config = load_config(data={"calibrate": {"masters_dir": str(out)}})
@@ -194,6 +198,10 @@ def test_calibrate_step_uses_a_masters_directory(masters, tmp_path):
     figures = next(s for s in record["steps"] if s["name"] == "calibrate")["figures"]
     assert figures["applied"] is True and figures["n_masked_pix"] > 0
     work = result.out_dir / "work"
+    # the working copy every later step measures is the calibrated frame
+    np.testing.assert_allclose(fits.getdata(work / "frame.fits"),
+                               _expected_calibration(frame, expected_masters).data,
+                               rtol=1e-5, atol=1e-3)
     assert (work / "mask.fits").is_file() and (work / "weight.fits").is_file()
     weight = fits.getdata(work / "weight.fits")
     mask = fits.getdata(work / "mask.fits")
