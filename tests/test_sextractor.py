@@ -43,9 +43,12 @@ def test_seeing_is_the_robust_fwhm_of_point_sources():
     table = sextractor.read_catalog(RECORDED)
     fwhm, n_stars = sextractor.seeing(table)
     # An independent Gaussian fit (photutils fit_fwhm) of 30 bright isolated
-    # stars of this frame gives a median FWHM of 2.09 pix.
+    # stars of this frame gives a median FWHM of 2.09 pix (2.11 with photutils 3.0 on
+    # the 30 brightest unsaturated legacy ALLSTAR stars without a neighbour within 10
+    # pix). Without the point-source selection the clipped median of every detection's
+    # FWHM_IMAGE is 2.18 pix: the tolerance tells the two apart.
     assert fwhm.unit == u.pix
-    assert fwhm.value == pytest.approx(2.09, abs=0.1)
+    assert fwhm.value == pytest.approx(2.09, abs=0.05)
     assert n_stars > 300
 
 
