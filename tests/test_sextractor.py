@@ -86,8 +86,15 @@ def test_build_writes_config_with_frame_values(tmp_path):
 
 # -- ccdphot's detect step against a bare source-extractor run ------------------------------
 
-# Settings a bare run gets on its command line, as ccdphot's documentation gives them:
-# [detect] and [photometry] of the built-in config, GAIN and SATURATE of the frame header.
+# A user config whose every value differs from the shipped ccdphot.sex template, so a
+# setting that does not reach the tool shows; the 16-pixel aperture gives some faint
+# stars a negative flux (MAG_APER 99.0 in SExtractor, masked in ccdphot's table).
+DETECT_CONFIG = {"detect": {"detect_thresh_sigma": 2.0, "detect_minarea_pix": 4,
+                            "aperture_diameters_pix": [16.0], "back_size_pix": 48,
+                            "back_filtersize": 5},
+                 "photometry": {"zero_point_mag": 24.5}}
+# Settings the bare run gets on its command line, as ccdphot's documentation gives them:
+# [detect] and [photometry] of that config, GAIN and SATURATE of the frame header.
 _DETECT_OPTIONS = {"DETECT_THRESH": "detect_thresh_sigma",
                    "ANALYSIS_THRESH": "detect_thresh_sigma",
                    "DETECT_MINAREA": "detect_minarea_pix",
@@ -108,7 +115,7 @@ def _bare_source_extractor(folder, frame):
     shipped = resources.files("ccdphot.default_params").joinpath("sextractor")
     for name in ("ccdphot.sex", "ccdphot.param", "default.conv"):
         (folder / name).write_bytes(shipped.joinpath(name).read_bytes())
-    config = load_config()
+    config = load_config(data=DETECT_CONFIG)
     detect = config["detect"]
     header = fits.getheader(frame)
     argv = ["source-extractor", "frame.fits", "-c", "ccdphot.sex",
@@ -131,7 +138,8 @@ def _bare_source_extractor(folder, frame):
 def detect_and_bare(tmp_path_factory, ngc6871_fits):
     """`ccdphot run --steps detect` (the API) and a bare run, on the same frame."""
     tmp = tmp_path_factory.mktemp("detect_vs_bare")
-    result = ccdphot.run(ngc6871_fits, steps=["detect"], out=tmp / "RESULTS")
+    result = ccdphot.run(ngc6871_fits, config=DETECT_CONFIG, steps=["detect"],
+                         out=tmp / "RESULTS")
     bare, printed = _bare_source_extractor(tmp / "bare", ngc6871_fits)
     return result, bare, printed
 
@@ -140,8 +148,9 @@ def detect_and_bare(tmp_path_factory, ngc6871_fits):
 def test_detect_step_gives_what_bare_source_extractor_gives(detect_and_bare):
     result, bare, _ = detect_and_bare
     product = Table.read(result.out_dir / "photometry.ecsv")
-    assert product.meta["MAG_APER_SOURCE"].startswith("SExtractor, diameter 8")
+    assert product.meta["MAG_APER_SOURCE"] == "SExtractor, diameter 16.0 pix"
     assert len(bare) > 2000 and list(product["NUMBER"]) == list(bare["NUMBER"])
+    assert (np.asarray(bare["MAG_APER"]) >= 99.0).sum() > 0  # the undefined case occurs
     for name in _COMPARED:
         truth = np.asarray(bare[name], float)
         if truth.ndim == 2:  # MAG_APER of the first diameter
