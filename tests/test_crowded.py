@@ -88,8 +88,8 @@ def test_second_pass_adds_flagged_rows_and_logs_itself(crowded_run):
     passes = crowded_run.record["details"]["psf"]["passes"]
     assert [p["pass"] for p in passes] == [1, 2]
     added = table["DETECTION_PASS"] == 2
-    assert passes[1]["n_added"] == added.sum() > 500  # measured 1276
+    assert passes[1]["n_added"] >= added.sum() > 500  # measured 1276 added
     assert np.ma.getmaskarray(table["MAG_AUTO"])[added].all()
-    assert (~np.ma.getmaskarray(table["MAG_PSF"])[added]).mean() > 0.9
+    assert not np.ma.getmaskarray(table["MAG_PSF"])[added].any()
     assert len(np.unique(table["NUMBER"])) == len(table)
     assert (crowded_run.out_dir / "work" / "residual.fits").is_file()

@@ -4,7 +4,8 @@ After ALLSTAR, SExtractor (the detect step's setup) searches the
 star-subtracted image; detections farther than ``min_separation_fwhm`` x
 seeing from every star already measured are added, PHOT measures the
 complete list and ALLSTAR fits it again with the same PSF. Repeated for
-``[psf] passes`` - 1 passes, or until a pass adds nothing.
+``[psf] passes`` - 1 passes, or until a pass adds nothing. The new stars
+ALLSTAR fitted get rows in the unified table (DETECTION_PASS = the pass).
 
 Guards against runaway spurious detections: nothing near a saturated star
 (within the PSF radius; its residual and bleed trail are not stars), nothing
@@ -129,7 +130,6 @@ def run_passes(ctx, tool, psets, stars, allstar, files, fwhm_pix):
                                             np.asarray(added["X_IMAGE"], float)]),
                        "Y": np.concatenate([np.asarray(stars["Y"], float),
                                             np.asarray(added["Y_IMAGE"], float)])})
-        ctx.table = with_rows_found_by_pass(ctx.table, numbers, pass_number)
         coords = f"pass{pass_number}_stars.xy"
         photfile = files["phot"].format(pass_number)
         daophot.write_coords(ctx.work_dir / coords, stars["X"], stars["Y"])
@@ -147,4 +147,7 @@ def run_passes(ctx, tool, psets, stars, allstar, files, fwhm_pix):
                  len(allstar), len(stars), record["seconds"])
         records.append(record)
         allstar["NUMBER"] = np.asarray(stars["NUMBER"], int)[np.asarray(allstar["ID"], int) - 1]
+        # rows for the new stars ALLSTAR fitted (one without a fit would hold nothing)
+        ctx.table = with_rows_found_by_pass(
+            ctx.table, numbers[np.isin(numbers, allstar["NUMBER"])], pass_number)
     return stars, allstar, records
