@@ -16,7 +16,9 @@ ccdphot default (1.5 sigma, 5 pix, FWHM-3 filter)  2394         55 %      111
 
 The filter matched to the seeing (a Gaussian of the seeing FWHM rather than
 a wider one) is what separates close pairs; the threshold trades depth
-against spurious detections. SExtractor ships no filter for an arbitrary
+against spurious detections. After ALLSTAR with the residual pass
+(docs/daophot.rst) the 1.0-sigma list reaches 93 % of the legacy stars with
+4.6 % spurious. SExtractor ships no filter for an arbitrary
 FWHM, so the kernel is written here.
 """
 
