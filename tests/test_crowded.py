@@ -7,6 +7,8 @@ stars, 99.6 % of those with error < 0.1, sigma 0.019 mag, 4.6 % spurious)
 with a margin. The residual-pass selection is also tested on its own.
 """
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from astropy.table import Table
@@ -15,7 +17,7 @@ import ccdphot
 from ccdphot.config import load_config
 from ccdphot.daophot.files import read_daophot_als
 from ccdphot.daophot.legacy_comparison import compare_to_legacy
-from ccdphot.daophot.second_pass import new_stars
+from ccdphot.daophot.second_pass import new_stars, run_passes
 from ccdphot.detection.crowded import gaussian_filter_text
 from ccdphot.frame.table import new_unified, with_rows_found_by_pass
 
@@ -93,3 +95,13 @@ def test_second_pass_adds_flagged_rows_and_logs_itself(crowded_run):
     assert not np.ma.getmaskarray(table["MAG_PSF"])[added].any()
     assert len(np.unique(table["NUMBER"])) == len(table)
     assert (crowded_run.out_dir / "work" / "residual.fits").is_file()
+
+
+def test_no_pass_after_an_allstar_that_fitted_nothing(caplog):
+    ctx = SimpleNamespace(config={"psf": {"passes": 3, "second_pass": {}}})
+    stars = Table({"NUMBER": [1], "X": [10.0], "Y": [10.0]})
+    empty = Table({"NUMBER": np.array([], int), "X": [], "Y": []})
+    _, allstar, records = run_passes(ctx, None, {"daopars": {"psfrad": 8.0}}, stars, empty,
+                                     {}, 2.0)
+    assert records == [] and len(allstar) == 0
+    assert "pass 2 skipped: the previous ALLSTAR fitted no star" in caplog.text
