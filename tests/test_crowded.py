@@ -41,12 +41,13 @@ def test_gaussian_filter_matches_the_seeing():
 def test_residual_detections_near_stars_saturation_or_elongated_are_not_new_stars():
     config = load_config()["psf"]["second_pass"]
     stars = Table({"X": [100.0, 300.0], "Y": [100.0, 300.0]})
-    found = Table({"X_IMAGE": [101.0, 150.0, 305.0, 200.0, 250.0],
-                   "Y_IMAGE": [100.0, 150.0, 300.0, 200.0, 250.0],
-                   "FLAGS": [0, 0, 0, 4, 0], "ELONGATION": [1.1, 1.1, 1.1, 1.1, 3.5],
-                   "MAG_AUTO": [18.0, 19.0, 19.5, 17.0, 18.5]})
+    # near a star, new, near a saturated star, saturated, elongated, on a bleed trail
+    found = Table({"X_IMAGE": [101.0, 150.0, 305.0, 200.0, 250.0, 300.0],
+                   "Y_IMAGE": [100.0, 150.0, 300.0, 200.0, 250.0, 340.0],
+                   "FLAGS": [0, 0, 0, 4, 0, 0], "ELONGATION": [1.1, 1.1, 1.1, 1.1, 3.5, 1.2],
+                   "MAG_AUTO": [18.0, 19.0, 19.5, 17.0, 18.5, 18.0]})
     kept, cut = new_stars(found, stars, fwhm_pix=2.0, psfrad_pix=8.0, config=config,
-                          saturated_xy=[(300.0, 300.0)])
+                          saturated=[(300.0, 300.0, 45.0)])
     assert list(kept["X_IMAGE"]) == [150.0] and cut == 0
 
 

@@ -9,7 +9,8 @@ ALLSTAR fitted get rows in the unified table (DETECTION_PASS = the pass).
 
 Guards against runaway spurious detections: nothing near a saturated star
 (within the PSF radius; its residual and bleed trail are not stars), nothing
-elongated (trails), nothing a pass cannot hold (at most ``max_new_fraction``
+elongated (trails), nothing along a saturated star's bleed trail (within 3 x
+its isophote's semi-major axis A_IMAGE), nothing a pass cannot hold (at most ``max_new_fraction``
 of the list per pass: the brightest are kept and the pass says so), and no
 pass when the previous ALLSTAR fitted nothing.
 """
@@ -31,11 +32,12 @@ log = logging.getLogger(__name__)
 SATURATED_FLAG = 4  # SExtractor FLAGS bit: saturated pixels
 
 
-def new_stars(found, stars, fwhm_pix, psfrad_pix, config, saturated_xy=()):
+def new_stars(found, stars, fwhm_pix, psfrad_pix, config, saturated=()):
     """The detections of ``found`` (SExtractor, on a residual image) that are new stars.
 
-    ``stars`` (X, Y) are the stars already measured; ``saturated_xy`` the
-    positions of saturated stars. Returns the rows kept, brightest first, at
+    ``stars`` (X, Y) are the stars already measured; ``saturated`` (x, y,
+    extent) the saturated stars: nothing within max(psfrad, extent) of one,
+    extent being 3 x its isophote's A_IMAGE (a bleed trail stretches it). Returns the rows kept, brightest first, at
     most ``max_new_fraction`` x len(stars), and the number cut by that cap.
     """
     x = np.asarray(found["X_IMAGE"], float)
@@ -46,9 +48,8 @@ def new_stars(found, stars, fwhm_pix, psfrad_pix, config, saturated_xy=()):
     if len(stars):
         distance, _ = cKDTree(np.column_stack([stars["X"], stars["Y"]])).query(points)
         keep &= distance > config["min_separation_fwhm"] * fwhm_pix
-    if len(saturated_xy):
-        distance, _ = cKDTree(np.asarray(saturated_xy, float)).query(points)
-        keep &= distance > psfrad_pix
+    for x_sat, y_sat, extent in saturated:
+        keep &= np.hypot(x - x_sat, y - y_sat) > max(psfrad_pix, extent)
     kept = found[keep]
     kept = kept[np.argsort(np.asarray(kept["MAG_AUTO"], float))]
     cap = int(config["max_new_fraction"] * len(stars))
@@ -56,13 +57,14 @@ def new_stars(found, stars, fwhm_pix, psfrad_pix, config, saturated_xy=()):
     return kept[:cap], cut
 
 
-def _saturated_positions(ctx):
+def _saturated_stars(ctx):
+    """(x, y, extent) of the detection list's saturated stars; extent = 3 x A_IMAGE."""
     det = ctx.detections
     if det is None or len(det) == 0:
-        return np.empty((0, 2))
+        return []
     hit = (np.asarray(det["FLAGS"]) & SATURATED_FLAG) != 0
-    return np.column_stack([np.asarray(det["X_IMAGE"], float)[hit],
-                            np.asarray(det["Y_IMAGE"], float)[hit]])
+    return list(zip(np.asarray(det["X_IMAGE"], float)[hit], np.asarray(det["Y_IMAGE"], float)[hit],
+                    3.0 * np.asarray(det["A_IMAGE"], float)[hit]))
 
 
 def _search(ctx, residual_image, pass_number):
@@ -111,7 +113,7 @@ def run_passes(ctx, tool, psets, stars, allstar, files, fwhm_pix):
         found = _search(ctx, files["residual"], pass_number)
         stars = _current_positions(stars, allstar)
         added, cut = new_stars(found, stars, fwhm_pix, psfrad, config["second_pass"],
-                               _saturated_positions(ctx))
+                               _saturated_stars(ctx))
         if cut:
             log.warning("pass %d: %d more residual detections than [psf.second_pass] "
                         "max_new_fraction allows were left out (artefacts? saturated stars, "
