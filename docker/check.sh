@@ -3,7 +3,8 @@
 #   1. build with docker, or without a Docker daemon with podman (chroot isolation);
 #      the base debian:bookworm-slim is pulled, or made from Debian's package archive
 #      by docker/build-base.sh when no registry answers;
-#   2. in the image, as a non-root user not known to it: `ccdphot tools --check`, the
+#   2. in the image (podman run, or buildah run where the OCI runtime cannot start
+#      containers), as a non-root user not known to it: `ccdphot tools --check`, the
 #      catalogue cache and configuration volumes, `dask` (scheduler and worker role);
 #   3. the demo in the image and `bash setup.sh demo` locally: photometry.txt compared;
 #   4. image size and build time.
