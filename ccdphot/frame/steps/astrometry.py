@@ -26,9 +26,10 @@ from astropy.io import fits
 
 from ccdphot import catalogs
 from ccdphot.astrometry import wcsfit
+from ccdphot.astrometry.residuals import RESIDUALS_TABLE, residual_table
 from ccdphot.astrometry.starmatch import pattern_match
 from ccdphot.errors import AstrometryError, CatalogError, ConfigError
-from ccdphot.products import write_fits_atomic
+from ccdphot.products import write_fits_atomic, write_table_atomic
 from ccdphot.wrappers import astrometry_net, ccmap, scamp, wcstools
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,9 @@ def run(ctx):
             return _keep_header_wcs(ctx, str(err))
         raise
     write_solution(ctx, wcs)
+    write_table_atomic(residual_table(wcs, _xy(stars), _reference_sky(reference),
+                                      2.0 * cfg["max_rms_pix"] * wcsfit.pixel_scale_arcsec(wcs)),
+                       ctx.work_dir / RESIDUALS_TABLE, format="ascii.ecsv")
     figures = {"solver": f"{how}+{solver}", **quality.as_dict(),
                "pixel_scale_arcsec": round(wcsfit.pixel_scale_arcsec(wcs), 5),
                "n_reference": len(reference), "wcs_refined": True}

@@ -1,8 +1,8 @@
 """``psf`` step: DAOPHOT PSF + ALLSTAR (IRAF, through PyRAF) on the detection list.
 
 1. PHOT of every star (the aperture step's file is reused when it ran).
-2. PSF stars: chosen automatically (:func:`select_psf_stars`) or, with
-   ``--legacy``, the legacy PSF-star list.
+2. PSF stars: chosen automatically (:func:`~ccdphot.daophot.psfstars.select_psf_stars`),
+   from ``[psf] stars_file`` or, with ``--legacy``, the legacy PSF-star list.
 3. PSF iterations (``[psf] iterations``, 1-4): PSF on the frame; then, per
    further iteration, NSTAR fits the PSF stars' groups (the stars and their
    neighbours), SUBSTAR subtracts the neighbours (not the PSF stars), and PSF
@@ -19,10 +19,10 @@ Fills X_PSF, Y_PSF, MAG_PSF, MAGERR_PSF, CHI, SHARP by NUMBER. With
 import logging
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from ccdphot.daophot.files import read_iraf_daophot
 from ccdphot.daophot.legacy_comparison import compare_to_legacy, plot_legacy_comparison
+from ccdphot.daophot.psfstars import psf_numbers_from_list, select_psf_stars
 from ccdphot.errors import InputError, ToolError
 from ccdphot.frame.steps.daophot_support import (
     aperture_layer,
@@ -72,42 +72,6 @@ def psf_layer(config, fwhm_pix):
                         "wsannulus": round(max(fitrad, 4.0), 2)}}
 
 
-def select_psf_stars(detections, phot, psfrad_pix, shape, config, fwhm_pix, saturate_adu=None):
-    """Automatic PSF stars: bright, unsaturated, round, isolated, away from the edges.
-
-    ``detections`` are SExtractor's (NUMBER, X/Y_IMAGE, MAG_AUTO, FLAGS,
-    FLUX_MAX, BACKGROUND, FWHM_IMAGE, ELONGATION); ``phot`` the PHOT table with
-    NUMBER. Candidates: FLAGS 0, peak below ``saturation_fraction`` x SATURATE,
-    FWHM within ``fwhm_tolerance`` of the seeing, elongation below 1 +
-    ``fwhm_tolerance``, more than psfrad from the edges, measured by PHOT, and
-    no neighbour brighter than (its magnitude + ``isolation_delta_mag``) within
-    psfrad. Returns the NUMBERs of at most ``n_stars`` of them, brightest first.
-    """
-    det = detections
-    x = np.asarray(det["X_IMAGE"], float)
-    y = np.asarray(det["Y_IMAGE"], float)
-    mag = np.asarray(det["MAG_AUTO"], float)
-    ny, nx = shape
-    good = (np.asarray(det["FLAGS"]) == 0) & np.isfinite(mag) & (mag < 90)
-    good &= np.abs(np.asarray(det["FWHM_IMAGE"], float) / fwhm_pix - 1) < config["fwhm_tolerance"]
-    good &= np.asarray(det["ELONGATION"], float) < 1 + config["fwhm_tolerance"]
-    good &= (x > psfrad_pix + 1) & (x < nx - psfrad_pix)
-    good &= (y > psfrad_pix + 1) & (y < ny - psfrad_pix)
-    if saturate_adu:
-        peak = np.asarray(det["FLUX_MAX"], float) + np.asarray(det["BACKGROUND"], float)
-        good &= peak < config["saturation_fraction"] * saturate_adu
-    measured = np.asarray(phot["NUMBER"])[~np.ma.getmaskarray(phot["MAG"])]
-    good &= np.isin(np.asarray(det["NUMBER"]), measured)
-    tree = cKDTree(np.column_stack([x, y]))
-    for i in np.flatnonzero(good):
-        neighbours = [j for j in tree.query_ball_point((x[i], y[i]), psfrad_pix) if j != i]
-        if neighbours and np.min(mag[neighbours]) < mag[i] + config["isolation_delta_mag"]:
-            good[i] = False
-    chosen = np.flatnonzero(good)
-    chosen = chosen[np.argsort(mag[chosen])][:config["n_stars"]]
-    return np.asarray(det["NUMBER"])[chosen]
-
-
 def _phot(ctx, tool, psets, stars):
     """The PHOT table of ``stars``: the aperture step's when it measured the same list."""
     previous = ctx.details.get("aperture", {})
@@ -126,6 +90,8 @@ def _psf_numbers(ctx, phot, psets, fwhm):
     if legacy is not None and legacy.psf_stars is not None and len(legacy.psf_stars):
         log.info("PSF stars: the %d stars of the legacy PSF-star list", len(legacy.psf_stars))
         return np.asarray(legacy.psf_stars["ID"], int), "legacy list"
+    if ctx.config["psf"]["stars_file"] and legacy is None:
+        return psf_numbers_from_list(ctx.config["psf"]["stars_file"], ctx.detections), "list"
     detections = ctx.detections
     if legacy is not None:  # rows are legacy stars: select among their SExtractor twins
         table = ctx.table

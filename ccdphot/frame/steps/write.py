@@ -5,6 +5,7 @@ Runs last, also after a failed step, so whatever the frame reached is kept.
 
 import logging
 
+from ccdphot.frame.qc_plots import write_qc_plots
 from ccdphot.frame.table import sky_positions, write_photometry
 
 log = logging.getLogger(__name__)
@@ -27,4 +28,5 @@ def run(ctx):
     ctx.table.meta["qc"] = dict(ctx.qc)
     write_photometry(ctx.out_dir, ctx.table)
     return {"rows": len(ctx.table),
-            "with_sky_position": int((~ctx.table["ALPHA_J2000"].mask).sum())}
+            "with_sky_position": int((~ctx.table["ALPHA_J2000"].mask).sum()),
+            **write_qc_plots(ctx)}

@@ -19,6 +19,8 @@ from astropy.coordinates import SkyCoord
 from ccdphot.catalogs import error_name, frame_epoch, frame_region, get_reference
 from ccdphot.errors import CatalogError, ConfigError
 from ccdphot.frame.table import add_calibrated_columns, sky_positions
+from ccdphot.products import write_table_atomic
+from ccdphot.zeropoint.residuals import ZEROPOINT_STARS, zeropoint_star_table
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +188,9 @@ def _calibrate(ctx, table, column, reference, band, colour, settings):
     fit = fit_zero_point(delta, error, None if star_colour is None else star_colour[good],
                          settings["clip_sigma"], settings["clip_iterations"])
     _fill_calibrated(table, column, fit, star_colour, rows, good)
+    write_table_atomic(zeropoint_star_table(ref_mag[good], delta, fit, None if star_colour is None
+                                            else star_colour[good], band),
+                       ctx.work_dir / ZEROPOINT_STARS, format="ascii.ecsv")
     n_kept = int(fit["kept"].sum())
     figures = {
         "applied": True,
