@@ -1,16 +1,15 @@
 """Subcommands ``ccdphot stack``, ``ccdphot psfstars`` and ``ccdphot cmd``.
 
 Registered by :func:`add_stack_parsers` from :mod:`ccdphot.cli.main`; errors
-are raised as CCDPhotError and printed there as one line.
+are raised as CCDPhotError and printed there as one line. The capabilities
+are imported by the handlers: reproject, ccdproc and matplotlib take seconds
+to import, which no other ``ccdphot`` command should pay.
 """
 
 from ccdphot.cli.calib import add_header_options
 from ccdphot.header.standard import parse_set_options
 from ccdphot.stack.alignment import ALIGN_MODES
-from ccdphot.stack.cmd import write_cmd
 from ccdphot.stack.engines import ENGINES, METHODS
-from ccdphot.stack.psfstars import write_psf_stars
-from ccdphot.stack.stacking import stack_frames
 
 EXIT_OK = 0
 
@@ -55,6 +54,8 @@ def add_stack_parsers(sub, add_config_options, config_from_args):
 
 
 def _cmd_stack(args, config):
+    from ccdphot.stack.stacking import stack_frames
+
     result = stack_frames(args.frames, args.out, config, method=args.method,
                           engine=args.engine, align=args.align, profile=args.profile or "",
                           header_values=parse_set_options(args.header_values))
@@ -69,6 +70,8 @@ def _cmd_stack(args, config):
 
 
 def _cmd_psfstars(args, config):
+    from ccdphot.stack.psfstars import write_psf_stars
+
     result = write_psf_stars(args.source, config, out_dir=args.out, grid=args.grid,
                              profile=args.profile or "",
                              header_values=parse_set_options(args.header_values))
@@ -78,6 +81,8 @@ def _cmd_psfstars(args, config):
 
 
 def _cmd_cmd(args):
+    from ccdphot.stack.cmd import write_cmd
+
     result = write_cmd(args.first, args.second, args.out, radius_arcsec=args.radius_arcsec)
     print(f"{result['n_matched']} stars in both frames ({result['magnitudes']} magnitudes) -> "
           + ", ".join(str(path) for path in result["files"]))

@@ -60,12 +60,18 @@ def plot_thumbnail(image, table, path, title, psf_xy=None):
 
 
 def _errors_panel(ax, table):
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullLocator
+
     for mag, err, label, colour in _METHODS:
         m, e = _values(table, mag), _values(table, err)
         ok = np.isfinite(m) & np.isfinite(e) & (e > 0)
         if ok.any():
             ax.plot(m[ok], e[ok], ".", ms=1.5, color=colour, label=f"{label} ({ok.sum()})")
     ax.set_yscale("log")
+    # decades only, as plain numbers: minor ticks and math-text labels cost most of the panel
+    ax.yaxis.set_major_locator(LogLocator(base=10.0))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("instrumental magnitude [mag]")
     ax.set_ylabel("magnitude error [mag]")
     ax.set_title("errors by method", fontsize=9)
@@ -138,7 +144,7 @@ def plot_photometry_qc(table, path, title, shape, astrometry=None, zeropoint=Non
     width = 3.6 * len(panels)
     fig = agg_figure(width, 3.8)
     # fixed margins: tight_layout would cost more than drawing the panels
-    fig.subplots_adjust(left=0.65 / width, right=1.0 - 0.15 / width, bottom=0.14, top=0.8,
+    fig.subplots_adjust(left=0.85 / width, right=1.0 - 0.15 / width, bottom=0.14, top=0.8,
                         wspace=0.38)
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
     for ax, panel in zip(axes, panels):

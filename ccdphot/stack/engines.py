@@ -14,8 +14,6 @@ import logging
 import numpy as np
 from astropy.nddata import CCDData
 from astropy.stats import mad_std
-from ccdproc import Combiner
-from reproject import reproject_interp
 
 from ccdphot.errors import InputError
 from ccdphot.wrappers import swarp
@@ -35,6 +33,8 @@ def check_choice(engine, method):
 
 def _combined(ccds, method, clip_sigma):
     """(image, number of frames used per pixel) of a ccdproc Combiner."""
+    from ccdproc import Combiner  # slow to import: only this engine needs it
+
     combiner = Combiner(ccds, dtype=np.float32)
     if method == "median":
         result = combiner.median_combine()
@@ -51,6 +51,8 @@ def _combined(ccds, method, clip_sigma):
 def combine_reproject(images, wcs_list, grid_wcs, shape, method, scales, clip_sigma=3.0,
                       order="bicubic"):
     """Resample ``images`` (arrays with their ``wcs_list``) onto the grid and combine them."""
+    from reproject import reproject_interp  # slow to import: only this engine needs it
+
     ccds = []
     for image, wcs, scale in zip(images, wcs_list, scales):
         resampled, footprint = reproject_interp((image, wcs), grid_wcs, shape_out=shape,

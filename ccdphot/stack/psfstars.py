@@ -48,12 +48,12 @@ def read_results(results_dir):
     """(unified table, SExtractor detections, image, run.json qc) of a RESULTS folder."""
     results_dir = Path(results_dir)
     work = results_dir / WORK_DIR
-    table = Table.read(_need(results_dir / PHOTOMETRY_ECSV, "photometry.ecsv"),
-                       format="ascii.ecsv")
-    detections = read_catalog(_need(work / CATALOG_NAME, "the detections in work/"))
-    image = fits.getdata(_need(work / WORKING_IMAGE, "the working image work/frame.fits"))
-    qc = json.loads(_need(results_dir / RUN_JSON, "run.json").read_text()).get("qc", {})
-    return table, detections, image, qc
+    paths = [_need(results_dir / PHOTOMETRY_ECSV, "photometry.ecsv"),
+             _need(work / CATALOG_NAME, "the detections in work/"),
+             _need(work / WORKING_IMAGE, "the working image work/frame.fits"),
+             _need(results_dir / RUN_JSON, "run.json")]
+    return (Table.read(paths[0], format="ascii.ecsv"), read_catalog(paths[1]),
+            fits.getdata(paths[2]), json.loads(paths[3].read_text()).get("qc", {}))
 
 
 def write_region_file(path, ids, x_pix, y_pix, radius_pix):
