@@ -47,7 +47,8 @@ def test_no_tool_leaves_files_where_ccdphot_was_started(demo_run):
     _, result, _ = demo_run
     assert sorted(p.name for p in result.parent.iterdir()) == ["NGC6871"]
     assert sorted(p.name for p in result.iterdir()) == [
-        "ccdphot.log", "photometry.ecsv", "photometry.txt", "run.json", "work"]
+        "ccdphot.log", "photometry.ecsv", "photometry.txt", "qc_image.png", "qc_photometry.png",
+        "run.json", "work"]
 
 
 @pytest.mark.requires_sextractor

@@ -193,6 +193,21 @@ def test_time_keywords():
     assert values["DATE-AVG"] == "2020-01-01T00:00:57.500"
 
 
+def test_a_stack_header_is_read_as_written_whatever_the_profile():
+    """The Bialkow profile reads RDNOISE in ADU from raw frames; a stack's header
+    (CCDPSTD) has it in electrons already, and its DATE-AVG is the mid time."""
+    from astropy.io.fits import Header
+
+    from ccdphot.header.profiles import load_profile
+    from ccdphot.header.standard import standardise
+    header = Header({"OBSERVAT": "BIALKOW", "INSTRUME": "ANDOR_CCD", "EXPTIME": 20.0,
+                     "GAIN": 45.0, "RDNOISE": 4.02, "DATE-OBS": "2014-07-25T21:21:41",
+                     "DATE-AVG": "2014-07-25T21:30:00", "CCDPSTD": True})
+    std = standardise(header, load_profile("Bialkow_Andor"))
+    assert std.get("RDNOISE") == pytest.approx(4.02) and std.get("GAIN") == pytest.approx(45.0)
+    assert std.get("MJD") == pytest.approx(56863.89583333, abs=1e-7)
+
+
 # --- bad input ---------------------------------------------------------------------
 
 def test_a_stack_of_one_frame_is_refused(skycamz, config, tmp_path):
