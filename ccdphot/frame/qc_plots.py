@@ -27,9 +27,8 @@ def _psf_stars_xy(ctx):
     lists = [ctx.work_dir / name for name in products if name.endswith(".pst")]
     if not lists or not lists[0].is_file():
         return None
-    stars = Table.read(lists[0], format="ascii.daophot")  # IRAF's pst layout, written by ccdphot
-    return np.column_stack([np.asarray(stars["XCENTER"], float),
-                            np.asarray(stars["YCENTER"], float)])
+    # IRAF's pst layout (ID XCENTER YCENTER MAG MSKY), '#' header lines, as ccdphot writes it
+    return np.loadtxt(lists[0], comments="#", usecols=(1, 2), ndmin=2)
 
 
 def _table_if_made(path):
