@@ -33,7 +33,7 @@ def test_qc_figures_can_be_switched_off(ngc6871_fits, tmp_path):
 
 def test_every_photometry_panel(ngc6871_dir, tmp_path):
     """The legacy DAOPHOT II reduction of NGC 6871 as a unified table (real magnitudes),
-    with small residual tables for the astrometry and zero-point panels."""
+    with a small residual table for the astrometry panel."""
     als = read_daophot_als(ngc6871_dir / "NGC6871.als")
     ap = read_daophot_ap(ngc6871_dir / "NGC6871.ap")
     row = {int(i): k for k, i in enumerate(ap["ID"])}
@@ -44,9 +44,6 @@ def test_every_photometry_panel(ngc6871_dir, tmp_path):
     rng = np.random.default_rng(5)
     astrometry = Table({"X_IMAGE": rng.uniform(1, 1250, 30), "Y_IMAGE": rng.uniform(1, 1150, 30),
                         "DRA_ARCSEC": rng.normal(0, 0.1, 30), "DDEC_ARCSEC": rng.normal(0, 0.1, 30)})
-    zeropoint = Table({"MAG_REF": rng.uniform(11, 16, 40), "RESIDUAL_MAG": rng.normal(0, 0.03, 40),
-                       "USED": np.arange(40) > 2})
-    zeropoint.meta.update(band="I", zp_mag=1.234)
     path = plot_photometry_qc(table, tmp_path / QC_PHOTOMETRY, "NGC6871 (legacy DAOPHOT II)",
-                              (1150, 1250), astrometry=astrometry, zeropoint=zeropoint)
+                              (1150, 1250), astrometry=astrometry)
     assert path.stat().st_size > 30000

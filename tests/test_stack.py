@@ -123,7 +123,9 @@ def test_frames_without_wcs_are_aligned_by_stars(skycamz, single, config, tmp_pa
     result = stack_frames(copies, tmp_path / "stack.fits", config, method="median",
                           engine="reproject")
     assert result.figures["align"] == "stars"
-    assert [a["how"] for a in result.figures["alignments"][1:]] == ["translation"] * 2
+    # the field drifts ~4 pix and turns ~0.35 degree per frame (SkyCamZ on an alt-az mount)
+    assert {a["how"] for a in result.figures["alignments"][1:]} <= {"translation",
+                                                                    "triangle pattern"}
     assert all(a["rms_pix"] < 0.5 for a in result.figures["alignments"][1:])
     header = fits.getheader(result.path)
     assert header["STACKALN"] == "star patterns" and "CTYPE1" not in header
@@ -160,7 +162,7 @@ def test_align_sources_refuses_another_field():
     rng = np.random.default_rng(1)
     other["X_IMAGE"] = rng.uniform(1, 1250, len(other))
     other["Y_IMAGE"] = rng.uniform(1, 1150, len(other))
-    with pytest.raises(AstrometryError, match="another field"):
+    with pytest.raises(AstrometryError, match="no star pattern in common"):
         align_sources(other[:200], reference[:200])
 
 
@@ -206,6 +208,37 @@ def test_a_stack_header_is_read_as_written_whatever_the_profile():
     std = standardise(header, load_profile("Bialkow_Andor"))
     assert std.get("RDNOISE") == pytest.approx(4.02) and std.get("GAIN") == pytest.approx(45.0)
     assert std.get("MJD") == pytest.approx(56863.89583333, abs=1e-7)
+
+
+# --- the SWarp wrapper: build and parse without running it ---------------------------
+
+def test_swarp_job_writes_grid_inputs_and_config(skycamz, tmp_path):
+    from astropy.wcs import WCS
+
+    from ccdphot.wrappers import swarp
+    wcs = WCS(fits.getheader(skycamz[0]))
+    job = swarp.Job(None, tmp_path, images=("frame_001.fits", "frame_002.fits"), grid_wcs=wcs,
+                    shape=(1024, 1000), method="sigclip", scales=(1.0, 0.5),
+                    input_wcs=(None, wcs), settings={"CLIP_SIGMA": 2.5})
+    assert job.build() == ["frame_001.fits", "frame_002.fits", "-c", swarp.CONFIG_NAME]
+    grid = fits.Header.fromfile(tmp_path / swarp.GRID_NAME, sep="\n", endcard=True,
+                                padding=False)
+    assert (grid["NAXIS1"], grid["NAXIS2"]) == (1000, 1024) and "CD1_1" in grid
+    first = (tmp_path / "frame_001.head").read_text()
+    assert "FLXSCALE=                  1.0" in first and "CTYPE1" not in first
+    assert "CD1_2" in (tmp_path / "frame_002.head").read_text()
+    config = (tmp_path / swarp.CONFIG_NAME).read_text()
+    assert "COMBINE_TYPE     CLIPPED" in config and "CLIP_SIGMA       2.5" in config
+    assert "SUBTRACT_BACK          N" in config
+
+
+def test_swarp_output_of_another_shape_is_a_parse_error(tmp_path):
+    from ccdphot.errors import OutputParseError
+    from ccdphot.wrappers import swarp
+    fits.PrimaryHDU(np.zeros((4, 5), np.float32)).writeto(tmp_path / swarp.OUTPUT_NAME)
+    fits.PrimaryHDU(np.zeros((5, 5), np.float32)).writeto(tmp_path / swarp.WEIGHT_NAME)
+    with pytest.raises(OutputParseError, match="weight map of shape"):
+        swarp.read_stack(tmp_path)
 
 
 # --- bad input ---------------------------------------------------------------------

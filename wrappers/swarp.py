@@ -5,18 +5,19 @@ overrides), the output grid as a header file (``stack.head``: WCS and size of
 the reference frame) and, per input, a ``.head`` file SWarp reads beside it
 (the flux scale ``FLXSCALE`` and, for frames aligned by star patterns, their
 WCS). *Run* calls ``SWarp`` with relative file names. *Parse* reads the
-combined image and its weight map.
+combined image and its weight map into an :class:`ImageResult`.
 """
 
 import logging
-import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Mapping, Optional
 
 import numpy as np
 from astropy.io import fits
-from astropy.wcs import FITSFixedWarning
-from ccdphot.wrappers.base import param_file, render_astromatic_config, run_tool
+from ccdphot.wrappers.base import ToolJob, ToolResult, param_file, render_astromatic_config
 
+from ccdphot.astrometry.wcsfit import replace_wcs
 from ccdphot.errors import OutputParseError
 
 log = logging.getLogger(__name__)
@@ -31,15 +32,10 @@ COMBINE_TYPES = {"median": "MEDIAN", "mean": "AVERAGE", "sigclip": "CLIPPED"}
 
 
 def _wcs_cards(wcs):
-    """The WCS as header cards in the CD-matrix form SWarp reads."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        header = wcs.celestial.to_header(relax=True)
-    for key in ("PC1_1", "PC1_2", "PC2_1", "PC2_2", "CDELT1", "CDELT2", "MJDREF",
-                "DATE-OBS", "MJD-OBS"):
+    """The WCS as header cards in the CD-matrix form SWarp reads (no time keywords)."""
+    header = replace_wcs(fits.Header(), wcs.celestial, cd_matrix=True)
+    for key in ("MJDREF", "DATE-OBS", "MJD-OBS"):
         header.remove(key, ignore_missing=True)
-    for (i, j), value in np.ndenumerate(wcs.celestial.pixel_scale_matrix):
-        header[f"CD{i + 1}_{j + 1}"] = float(value)
     return header
 
 
@@ -49,33 +45,55 @@ def _write_head(path, header):
     Path(path).write_text("\n".join(cards) + "\n")
 
 
-def build(work_dir, images, grid_wcs, shape, method, scales=None, input_wcs=None,
-          settings=None):
-    """Write SWarp's inputs into ``work_dir``; return the argument list.
+@dataclass(frozen=True)
+class ImageResult(ToolResult):
+    """A combined image: pixels, weight map (relative inverse variance, 0 = no data)
+    and the header the tool wrote."""
 
-    ``images`` are plain file names in ``work_dir``; ``grid_wcs`` and ``shape``
-    (ny, nx) the output grid; ``scales`` the flux factor of each image
-    (default 1); ``input_wcs`` a WCS per image that replaces its header WCS
-    (None where the header's own is right); ``settings`` free-form overrides.
-    """
-    work_dir = Path(work_dir)
-    for name in (OUTPUT_NAME, WEIGHT_NAME):
-        (work_dir / name).unlink(missing_ok=True)
-    grid = _wcs_cards(grid_wcs)
-    grid["NAXIS"] = 2
-    grid["NAXIS1"], grid["NAXIS2"] = int(shape[1]), int(shape[0])
-    _write_head(work_dir / GRID_NAME, grid)
-    scales = scales if scales is not None else [1.0] * len(images)
-    input_wcs = input_wcs if input_wcs is not None else [None] * len(images)
-    for name, scale, wcs in zip(images, scales, input_wcs):
-        head = _wcs_cards(wcs) if wcs is not None else fits.Header()
-        head["FLXSCALE"] = (float(scale), "flux scale applied by SWarp (ccdphot)")
-        _write_head(work_dir / (Path(name).stem + ".head"), head)
-    overrides = {"IMAGEOUT_NAME": OUTPUT_NAME, "WEIGHTOUT_NAME": WEIGHT_NAME,
-                 "HEADEROUT_NAME": GRID_NAME, "COMBINE_TYPE": COMBINE_TYPES[method]}
-    overrides.update(settings or {})
-    render_astromatic_config(param_file(TOOL, CONFIG_NAME), overrides, work_dir / CONFIG_NAME)
-    return [*images, "-c", CONFIG_NAME]
+    data: np.ndarray
+    weight: np.ndarray
+    header: fits.Header
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job(ToolJob):
+    """SWarp on ``images`` (plain file names in the work directory) onto the grid
+    ``grid_wcs`` of ``shape`` (ny, nx), combined by ``method`` (median, mean,
+    sigclip). ``scales`` are the flux factors of the images (default 1),
+    ``input_wcs`` a WCS per image replacing its header's (None: keep it),
+    ``settings`` free-form SWarp keys applied last."""
+
+    images: tuple
+    grid_wcs: Any
+    shape: tuple
+    method: str
+    scales: Optional[tuple] = None
+    input_wcs: Optional[tuple] = None
+    settings: Mapping = field(default_factory=dict)
+    outputs = (OUTPUT_NAME, WEIGHT_NAME)
+
+    def build(self):
+        grid = _wcs_cards(self.grid_wcs)
+        grid["NAXIS"] = 2
+        grid["NAXIS1"], grid["NAXIS2"] = int(self.shape[1]), int(self.shape[0])
+        _write_head(self.path(GRID_NAME), grid)
+        scales = self.scales if self.scales is not None else [1.0] * len(self.images)
+        input_wcs = self.input_wcs if self.input_wcs is not None else [None] * len(self.images)
+        for name, scale, wcs in zip(self.images, scales, input_wcs):
+            head = _wcs_cards(wcs) if wcs is not None else fits.Header()
+            head["FLXSCALE"] = (float(scale), "flux scale applied by SWarp (ccdphot)")
+            _write_head(self.path(Path(name).stem + ".head"), head)
+        overrides = {"IMAGEOUT_NAME": OUTPUT_NAME, "WEIGHTOUT_NAME": WEIGHT_NAME,
+                     "HEADEROUT_NAME": GRID_NAME, "COMBINE_TYPE": COMBINE_TYPES[self.method],
+                     **dict(self.settings)}
+        render_astromatic_config(param_file(TOOL, CONFIG_NAME), overrides,
+                                 self.path(CONFIG_NAME))
+        return [*self.images, "-c", CONFIG_NAME]
+
+    def parse(self, run):
+        data, weight, header = read_stack(self.work_dir)
+        return ImageResult(figures={"n_images": len(self.images), "seconds": round(run.seconds, 2)},
+                           run=run, data=data, weight=weight, header=header)
 
 
 def read_stack(work_dir):
@@ -97,10 +115,3 @@ def read_stack(work_dir):
         raise OutputParseError(f"{OUTPUT_NAME}: SWarp wrote an image of shape {data.shape} "
                                f"and a weight map of shape {weight.shape}")
     return data, weight, header
-
-
-def run(tool, work_dir, images, grid_wcs, shape, method, **build_args):
-    """Run SWarp on ``images`` (plain names in ``work_dir``); return (image, weight, header)."""
-    args = build(work_dir, images, grid_wcs, shape, method, **build_args)
-    run_tool(tool, args, cwd=work_dir, expect=[OUTPUT_NAME, WEIGHT_NAME])
-    return read_stack(work_dir)

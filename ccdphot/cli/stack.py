@@ -7,7 +7,7 @@ to import, which no other ``ccdphot`` command should pay.
 """
 
 from ccdphot.cli.calib import add_header_options
-from ccdphot.header.standard import parse_set_options
+from ccdphot.header.values import parse_set_options
 from ccdphot.stack.alignment import ALIGN_MODES
 from ccdphot.stack.engines import ENGINES, METHODS
 

@@ -1,9 +1,10 @@
 """The per-frame QC figures, drawn from what the steps of this run left behind.
 
 Called by the write step when ``[plots] qc`` is true: gathers the working image,
-the unified table, the PSF stars (psf step), the astrometric residuals
-(astrometry step) and the zero-point residuals (zeropoint step) and hands them
-to :mod:`ccdphot.plots.qc`. What a step did not make is left out of the figures.
+the unified table, the PSF stars (psf step) and the astrometric residuals
+(astrometry step) and hands them to :mod:`ccdphot.plots.qc`. What a step did
+not make is left out of the figures. (The zeropoint step draws its residuals
+itself, ``zeropoint.png``.)
 The time it takes is reported as the write step's ``qc_plots_seconds``.
 """
 
@@ -16,7 +17,6 @@ from astropy.table import Table
 
 from ccdphot.astrometry.residuals import RESIDUALS_TABLE
 from ccdphot.plots.qc import QC_IMAGE, QC_PHOTOMETRY, plot_photometry_qc, plot_thumbnail
-from ccdphot.zeropoint.residuals import ZEROPOINT_STARS
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,7 @@ def write_qc_plots(ctx):
     written = [plot_thumbnail(image, ctx.table, ctx.out_dir / QC_IMAGE, title,
                               psf_xy=_psf_stars_xy(ctx)),
                plot_photometry_qc(ctx.table, ctx.out_dir / QC_PHOTOMETRY, title, image.shape,
-                                  astrometry=_table_if_made(ctx.work_dir / RESIDUALS_TABLE),
-                                  zeropoint=_table_if_made(ctx.work_dir / ZEROPOINT_STARS))]
+                                  astrometry=_table_if_made(ctx.work_dir / RESIDUALS_TABLE))]
     seconds = round(time.perf_counter() - started, 3)
     ctx.details["qc_plots"] = {"files": [path.name for path in written], "seconds": seconds}
     log.info("QC figures %s in %.2f s", ", ".join(path.name for path in written), seconds)

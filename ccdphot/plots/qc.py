@@ -4,9 +4,9 @@
 PSF stars marked. ``qc_photometry.png``: magnitude error against magnitude for
 each photometry method; PSF minus aperture magnitude against magnitude; the
 astrometric residual vectors over the chip (when the astrometry step fitted a
-WCS); the zero-point residuals against catalogue magnitude (when the zeropoint
-step ran). Small Agg figures, so that drawing them costs a small fraction of
-the frame's time.
+WCS). The zero-point residuals are the zeropoint step's own figure
+(``zeropoint.png``, :mod:`ccdphot.zeropoint.qc_plot`). Small Agg figures, so
+that drawing them costs a small fraction of the frame's time.
 """
 
 import logging
@@ -111,36 +111,17 @@ def _astrometry_panel(ax, residuals, shape):
                  fontsize=8)
 
 
-def _zeropoint_panel(ax, stars):
-    mag, residual = _values(stars, "MAG_REF"), _values(stars, "RESIDUAL_MAG")
-    used = np.asarray(stars["USED"], bool)
-    band = stars.meta.get("band", "")
-    ax.plot(mag[used], residual[used], ".", ms=3, color="C0", label=f"used ({used.sum()})")
-    ax.plot(mag[~used], np.clip(residual[~used], -0.95, 0.95), "x", ms=3, color="C3",
-            label=f"clipped ({(~used).sum()})")
-    ax.axhline(0.0, color="k", lw=0.8)
-    ax.set_ylim(-1.0, 1.0)
-    ax.set_xlabel(f"catalogue {band} [mag]")
-    ax.set_ylabel("catalogue − calibrated [mag]")
-    zp = stars.meta.get("zp_mag")
-    ax.set_title("zero-point residuals" + (f" (ZP {zp:.3f} mag)" if zp is not None else ""),
-                 fontsize=9)
-    ax.legend(fontsize=7, loc="upper left")
-
-
-def plot_photometry_qc(table, path, title, shape, astrometry=None, zeropoint=None):
+def plot_photometry_qc(table, path, title, shape, astrometry=None):
     """The photometry QC panels (see the module docstring) into one PNG at ``path``.
 
-    ``astrometry`` and ``zeropoint`` are the per-star residual tables of those
-    steps, or None when the step did not run; their panels are then left out.
+    ``astrometry`` is the astrometry step's per-star residual table, or None
+    when the step fitted no WCS; its panel is then left out.
     """
     panels = [_errors_panel]
     if np.isfinite(_values(table, "MAG_PSF")).any():
         panels.append(_psf_minus_aperture_panel)
     if astrometry is not None and len(astrometry):
         panels.append(lambda ax, t: _astrometry_panel(ax, astrometry, shape))
-    if zeropoint is not None and len(zeropoint):
-        panels.append(lambda ax, t: _zeropoint_panel(ax, zeropoint))
     width = 3.6 * len(panels)
     fig = agg_figure(width, 3.8)
     # fixed margins: tight_layout would cost more than drawing the panels

@@ -89,9 +89,10 @@ def composed_wcs(grid, alignment):
 
 def _detections(tool, work_dir, image_name, frame, detect_config):
     """The frame's stars found by SExtractor (unflagged or only blended)."""
-    table = sextractor.run(tool, image_name, work_dir, detect=detect_config, zero_point_mag=25.0,
-                           gain_e_per_adu=frame.std.get("GAIN"),
-                           saturate_adu=frame.std.get("SATURATE"))
+    settings = sextractor.ccdphot_settings(detect_config, 25.0,
+                                           gain_e_per_adu=frame.std.get("GAIN"),
+                                           saturate_adu=frame.std.get("SATURATE"))
+    table = sextractor.Job(tool, work_dir, image_name=image_name, settings=settings).run().table
     good = (np.asarray(table["FLAGS"]) < 4) & (np.asarray(table["MAG_AUTO"], float) < 90)
     return table[good]
 
@@ -114,7 +115,8 @@ def align_by_stars(frames, image_names, work_dir, tool, detect_config, radius_pi
             alignment = align_sources(stars, reference, radius_pix=radius_pix)
         except AstrometryError as err:
             raise InputError(f"{frame.name}: cannot be aligned to the reference frame "
-                             f"{frames[0].name} by its stars: {err}") from err
+                             f"{frames[0].name} by its stars: {err} (a frame of another "
+                             "field?)") from err
         log.info("%s aligned by %s: %d stars, RMS %.3f pix", frame.name, alignment.how,
                  alignment.n_matched, alignment.rms_pix)
         wcs_list.append(composed_wcs(grid, alignment))

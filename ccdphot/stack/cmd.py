@@ -1,7 +1,7 @@
 """``ccdphot cmd``: a colour-magnitude diagram from two frames of one field in two filters.
 
 Reads the products of two ``ccdphot run`` results (``photometry.ecsv``, whose
-meta carries the frame's QC figures: filter, pixel scale), pairs their stars by
+meta describes the frame: FILTER, PIXSCALE_ARCSEC; docs/products.rst), pairs their stars by
 sky position (mutual nearest neighbours) and writes ``cmd.ecsv`` (one row per
 star in both) and ``cmd.png``. Magnitudes are calibrated (MAG_CAL) when both
 frames have a zero point, else the best instrumental magnitude both have
@@ -18,7 +18,7 @@ from astropy.table import Table
 
 from ccdphot.errors import InputError
 from ccdphot.plots.cmd import plot_cmd
-from ccdphot.products import PHOTOMETRY_ECSV, write_table_atomic
+from ccdphot.products import read_frame_products, write_table_atomic
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +33,14 @@ _MIN_PAIRED_FRACTION = 0.1
 def read_band(results_dir):
     """The unified table of a RESULTS folder, with its filter and frame name in meta."""
     results_dir = Path(results_dir)
-    path = results_dir / PHOTOMETRY_ECSV
-    if not path.is_file():
-        raise InputError(f"{results_dir}: no {PHOTOMETRY_ECSV}; give a RESULTS/<frame> folder "
-                         "made by `ccdphot run`")
-    table = Table.read(path, format="ascii.ecsv")
-    if "ALPHA_J2000" not in table.colnames or \
-            np.ma.getmaskarray(table["ALPHA_J2000"]).all():
+    table, _ = read_frame_products(results_dir)
+    if not np.isfinite(_values(table, "ALPHA_J2000")).any():
         raise InputError(f"{results_dir}: no sky positions (the frame had no WCS); run it with "
                          "the astrometry step or give frames with a WCS")
-    qc = table.meta.get("qc", {})
-    table.meta["frame"] = results_dir.name
-    table.meta["filter"] = qc.get("filter") or results_dir.name
+    table.meta["frame"] = table.meta.get("FRAME", results_dir.name)
+    if not table.meta.get("FILTER"):
+        log.warning("%s: no FILTER; the band is named after the frame", results_dir)
+    table.meta["filter"] = table.meta.get("FILTER") or table.meta["frame"]
     return table
 
 
@@ -79,7 +75,7 @@ def match_by_sky(first, second, radius_arcsec):
 
 
 def _default_radius(first, second):
-    scales = [t.meta.get("qc", {}).get("pixel_scale_arcsec") for t in (first, second)]
+    scales = [t.meta.get("PIXSCALE_ARCSEC") for t in (first, second)]
     scales = [s for s in scales if s]
     return max(1.0, 1.5 * max(scales)) if scales else 2.0
 

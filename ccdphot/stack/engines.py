@@ -74,7 +74,8 @@ def check_swarp_wcs(frames):
 def combine_swarp(tool, work_dir, image_names, input_wcs, grid_wcs, shape, method, scales,
                   clip_sigma=3.0, settings=None):
     """Run SWarp on the working copies in ``work_dir``; return (image, weight map)."""
-    overrides = {"CLIP_SIGMA": clip_sigma, **dict(settings or {})}
-    data, weight, _ = swarp.run(tool, work_dir, image_names, grid_wcs, shape, method,
-                                scales=scales, input_wcs=input_wcs, settings=overrides)
-    return np.where(weight > 0, data, 0.0).astype(np.float32), weight
+    result = swarp.Job(tool, work_dir, images=tuple(image_names), grid_wcs=grid_wcs,
+                       shape=tuple(shape), method=method, scales=tuple(scales),
+                       input_wcs=None if input_wcs is None else tuple(input_wcs),
+                       settings={"CLIP_SIGMA": clip_sigma, **dict(settings or {})}).run()
+    return np.where(result.weight > 0, result.data, 0.0).astype(np.float32), result.weight

@@ -12,7 +12,6 @@ unsaturated, round, away from the edges), spread over the chip, and written as
 * ``psf_stars.png``: a mosaic of cut-outs, for review.
 """
 
-import json
 import logging
 import tempfile
 from pathlib import Path
@@ -26,7 +25,7 @@ from ccdphot.errors import InputError
 from ccdphot.fitsio import frame_stem
 from ccdphot.frame.pipeline import run_frame
 from ccdphot.plots.psfstars import plot_psf_star_mosaic
-from ccdphot.products import PHOTOMETRY_ECSV, RUN_JSON, WORK_DIR, write_text_atomic
+from ccdphot.products import WORK_DIR, read_frame_products, write_text_atomic
 from ccdphot.wrappers.sextractor import CATALOG_NAME, read_catalog
 
 log = logging.getLogger(__name__)
@@ -48,12 +47,10 @@ def read_results(results_dir):
     """(unified table, SExtractor detections, image, run.json qc) of a RESULTS folder."""
     results_dir = Path(results_dir)
     work = results_dir / WORK_DIR
-    paths = [_need(results_dir / PHOTOMETRY_ECSV, "photometry.ecsv"),
-             _need(work / CATALOG_NAME, "the detections in work/"),
-             _need(work / WORKING_IMAGE, "the working image work/frame.fits"),
-             _need(results_dir / RUN_JSON, "run.json")]
-    return (Table.read(paths[0], format="ascii.ecsv"), read_catalog(paths[1]),
-            fits.getdata(paths[2]), json.loads(paths[3].read_text()).get("qc", {}))
+    detections = _need(work / CATALOG_NAME, "the detections in work/")
+    image = _need(work / WORKING_IMAGE, "the working image work/frame.fits")
+    table, record = read_frame_products(results_dir)
+    return table, read_catalog(detections), fits.getdata(image), record.get("qc", {})
 
 
 def write_region_file(path, ids, x_pix, y_pix, radius_pix):
