@@ -43,7 +43,8 @@ def test_every_photometry_panel(ngc6871_dir, tmp_path):
                    "MAGERR_APER": ap["MERR"][rows]}, masked=True)
     rng = np.random.default_rng(5)
     astrometry = Table({"X_IMAGE": rng.uniform(1, 1250, 30), "Y_IMAGE": rng.uniform(1, 1150, 30),
-                        "DRA_ARCSEC": rng.normal(0, 0.1, 30), "DDEC_ARCSEC": rng.normal(0, 0.1, 30)})
+                        "DRA_ARCSEC": rng.normal(0, 0.1, 30),
+                        "DDEC_ARCSEC": rng.normal(0, 0.1, 30)})
     path = plot_photometry_qc(table, tmp_path / QC_PHOTOMETRY, "NGC6871 (legacy DAOPHOT II)",
                               (1150, 1250), astrometry=astrometry)
     assert path.stat().st_size > 30000

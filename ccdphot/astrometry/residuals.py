@@ -5,12 +5,16 @@ write step draws them as residual vectors over the chip. The stars are paired
 as the final quality check pairs them (:func:`ccdphot.astrometry.solve.final_quality`).
 """
 
+import logging
+
 import numpy as np
 from astropy import units as u
 from astropy.table import Table
 
 from ccdphot.astrometry import wcsfit
 from ccdphot.astrometry.solve import usable_stars
+
+log = logging.getLogger(__name__)
 
 RESIDUALS_TABLE = "astrometry_residuals.ecsv"
 

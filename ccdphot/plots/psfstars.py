@@ -30,7 +30,8 @@ def cutout_mosaic(image, x_pix, y_pix, half_size_pix):
     for k, (x, y) in enumerate(zip(x_pix, y_pix)):
         # FITS (1-based) -> numpy index, shifted by the padding
         i, j = int(round(y)) - 1 + half_size_pix, int(round(x)) - 1 + half_size_pix
-        cut = padded[i - half_size_pix:i + half_size_pix + 1, j - half_size_pix:j + half_size_pix + 1]
+        h = half_size_pix
+        cut = padded[i - h:i + h + 1, j - h:j + h + 1]
         cut = cut - np.nanmedian(cut)
         peak = np.nanmax(cut)
         row, col = divmod(k, columns)
