@@ -93,7 +93,7 @@ def batch_client(scheduler=None, workers=None, timeout_s=CONNECT_TIMEOUT_S,
     n_workers = workers or usable_cpus()
     try:
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+                               dashboard_address=":0", silence_logs=logging.ERROR)
     except Exception as err:  # e.g. no processes can be started
         raise ClusterError(f"cannot start a local Dask cluster of {n_workers} worker "
                            f"processes ({type(err).__name__}: {err})") from err

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from distributed import as_completed
+from distributed.comm import CommClosedError
 from distributed.scheduler import KilledWorker
 
 from ccdphot.batch.cluster import CONNECT_TIMEOUT_S, batch_client
@@ -99,9 +100,8 @@ def _run_on_cluster(client, spec, jobs, on_frame, outcomes):
             job = by_key[future.key][1]
             try:
                 outcome = future.result()
-            except CancelledError as err:
-                raise ClusterError("lost the Dask scheduler during the batch; the frames done "
-                                   "are kept: run the same command again to resume") from err
+            except (CancelledError, CommClosedError):
+                raise  # the scheduler is gone: see run_batch
             except Exception as err:  # the task itself failed (a killed worker, a bug)
                 outcome = FrameOutcome(name=job.name, input=job.input,
                                        status=_failure_text(err, job))
@@ -185,7 +185,13 @@ def run_batch(inputs, config=None, steps=None, out="RESULTS", workers=None, sche
     try:
         if to_run:
             with batch_client(scheduler, workers, timeout_s=connect_timeout_s) as client:
-                _run_on_cluster(client, spec, to_run, on_frame, outcomes)
+                try:
+                    _run_on_cluster(client, spec, to_run, on_frame, outcomes)
+                except (CancelledError, CommClosedError) as err:
+                    raise ClusterError(
+                        f"lost the Dask scheduler during the batch ({describe_error(err)}); "
+                        "the frames done are kept: run the same command again to resume"
+                    ) from err
         finished = True
     finally:
         table = summary_table(jobs, outcomes, out_root)

@@ -5,6 +5,7 @@ terminal, one plain line per frame on stdout otherwise; failed frames are
 always reported with their reason. Registered by :func:`add_batch_parser`.
 """
 
+import logging
 import sys
 
 from ccdphot.batch.cluster import CONNECT_TIMEOUT_S
@@ -85,6 +86,8 @@ def _cmd_batch(args, config, options):
     steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else None
     from ccdphot.batch import run_batch
 
+    if not args.debug:  # a lost scheduler is said in one line below, without Dask's tracebacks
+        logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
     report = _Report()
     try:
         result = run_batch(args.inputs, config=config, steps=steps,
