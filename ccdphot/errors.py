@@ -71,6 +71,23 @@ class AstrometryError(CCDPhotError):
     """No acceptable WCS: no pointing, no pattern match, too few stars or too large RMS."""
 
 
+class SolutionRejected(AstrometryError):
+    """A plate solver found a solution that its quality figures reject.
+
+    ``figures`` holds the figures that decided (matched stars, RMS, ...), the
+    same names whichever tool (SCAMP, ccmap, imwcs, astrometry.net) it was.
+    """
+
+    def __init__(self, source, reason, figures):
+        self.source = source
+        self.figures = dict(figures)
+        super().__init__(f"{source}: solution rejected: {reason}")
+
+
+class ZeroPointError(CCDPhotError):
+    """A frame cannot be calibrated (no overlap, no usable star, no route to its band)."""
+
+
 class StepFailedError(CCDPhotError):
     """A step of the per-frame pipeline raised; ``step`` names it, ``reason`` says why.
 

@@ -175,7 +175,9 @@ def test_without_masters_nothing_is_faked(frame_copy, tmp_path):
 
 
 def test_sextractor_gets_the_weight_map(tmp_path):
-    sextractor.build(tmp_path, load_config()["detect"], 25.0, weight_image="weight.fits")
+    settings = sextractor.ccdphot_settings(load_config()["detect"], 25.0,
+                                           weight_image="weight.fits")
+    sextractor.Job(None, tmp_path, image_name="frame.fits", settings=settings).build()
     text = (tmp_path / sextractor.CONFIG_NAME).read_text()
     assert any(line.split()[:2] == ["WEIGHT_IMAGE", "weight.fits"] for line in text.splitlines())
     assert any(line.split()[:2] == ["WEIGHT_TYPE", "MAP_WEIGHT"] for line in text.splitlines())

@@ -17,7 +17,7 @@ from ccdphot.wrappers import daophot
 from ccdphot.wrappers.pyraf import run_iraf
 
 import ccdphot
-from ccdphot import daophot_files
+from ccdphot.daophot import files as daophot_files
 from ccdphot.config import load_config
 from ccdphot.daophot.legacy_comparison import compare_to_legacy
 from ccdphot.errors import ConfigError, InputError, ToolError, ToolNotFoundError

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from astropy import units as u
 
-from ccdphot import daophot_files as dao
+from ccdphot.daophot import files as dao
 from ccdphot.errors import InputError, OutputParseError
 
 IRAF = Path(__file__).parent / "data" / "iraf_daophot"

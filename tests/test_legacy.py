@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from ccdphot import daophot_files as dao
+from ccdphot.daophot import files as dao
 
 if sys.version_info >= (3, 11):
     import tomllib

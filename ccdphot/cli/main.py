@@ -13,6 +13,7 @@ from ccdphot import __version__
 from ccdphot.cli.batch import add_batch_parser
 from ccdphot.cli.calib import add_header_options, add_parsers, header_run_options
 from ccdphot.cli.catalog import add_catalog_parser
+from ccdphot.cli.lightcurve import add_lightcurve_parser
 from ccdphot.config import config_to_toml, load_config, parse_override
 from ccdphot.errors import CCDPhotError, InputError
 from ccdphot.frame.pipeline import run_frame
@@ -28,8 +29,20 @@ def _add_config_options(parser):
                         default=[], help="override one configuration value (repeatable)")
 
 
-def _config(args):
-    return load_config(path=args.config, overrides=[parse_override(o) for o in args.option])
+def _config(args, extra=()):
+    return load_config(path=args.config,
+                       overrides=[*(parse_override(o) for o in args.option), *extra])
+
+
+def _run_overrides(args):
+    """Configuration values given as options of ``ccdphot run`` and ``batch``."""
+    if not args.sextractor_config:
+        return []
+    path = Path(args.sextractor_config)
+    if not path.is_file():
+        raise InputError(f"--sextractor-config {path}: no such file; give your SExtractor "
+                         ".sex file")
+    return [{"detect": {"sextractor_config": str(path.resolve())}}]
 
 
 def _add_frame_options(parser):
@@ -37,6 +50,12 @@ def _add_frame_options(parser):
     parser.add_argument("--refcat", metavar="FILE",
                         help="local reference catalogue (ECSV/FITS/FITS_LDAC/CSV: ra, dec in "
                              "deg, magnitudes by band) for astrometry and zero points")
+    parser.add_argument("--sextractor-config", metavar="FILE",
+                        help="your own SExtractor .sex file (with the .param, filter and NNW "
+                             "files it names beside it), honoured as given")
+    parser.add_argument("--target", nargs=2, metavar=("RA", "DEC"),
+                        help="write the target's calibrated point or upper limit to "
+                             "target.json (degrees, or sexagesimal hours and degrees)")
     parser.add_argument("--steps", metavar="a,b,...",
                         help=f"steps to run, from: {','.join(STEP_NAMES)}")
     add_header_options(parser)
@@ -52,12 +71,14 @@ def _run_options(args):
         options["refcat"] = str(Path(args.refcat).resolve())
     if getattr(args, "legacy", None):
         options["legacy_dir"] = str(Path(args.legacy).resolve())
+    if args.target:
+        options["target"] = list(args.target)
     options.update(header_run_options(args))
     return options
 
 
 def _cmd_run(args):
-    config = _config(args)
+    config = _config(args, _run_overrides(args))
     steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else None
     tools = ToolRegistry(config)
     failed = 0
@@ -149,7 +170,9 @@ def build_parser():
     config.set_defaults(func=_cmd_config)
     add_parsers(sub, _add_config_options, _config)
     add_catalog_parser(sub, _add_config_options, _config)
-    add_batch_parser(sub, _add_config_options, _add_frame_options, _config, _run_options)
+    add_lightcurve_parser(sub)
+    add_batch_parser(sub, _add_config_options, _add_frame_options,
+                     lambda args: _config(args, _run_overrides(args)), _run_options)
     return parser
 
 

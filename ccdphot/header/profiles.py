@@ -16,6 +16,8 @@ A profile is a small TOML document (the shipped ones are in
 ``[filters]``     header filter value -> standard filter name.
 ``[calibration]`` ``overscan`` and ``trimsec`` (FITS sections), ``flat_low_adu``,
                   ``flat_high_adu``.
+``[zeropoint]``   ``colour_terms``: the camera's fixed colour term per standard band
+                  (``{I = 0.012}``), used instead of fitting one.
 
 CCDPhot ``*_obs.info`` templates are read into the same structure by
 :func:`read_obsinfo`; :func:`profile_to_toml` writes it back as TOML.
@@ -69,6 +71,11 @@ def profile_from_dict(data, origin):
     if bad_site:
         raise ConfigError(f"{origin}: unknown [site] key(s) {', '.join(bad_site)}; "
                           f"known: {', '.join(_SITE_KEYS)}")
+    terms = tables["zeropoint"].get("colour_terms", {})
+    if set(tables["zeropoint"]) - {"colour_terms"} or not isinstance(terms, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in terms.values()):
+        raise ConfigError(f"{origin}: [zeropoint] takes only colour_terms = {{band = number}}, "
+                          "e.g. colour_terms = {I = 0.012}")
     for value, standard in tables["imagetyp"].items():
         if standard not in STANDARD_IMAGE_TYPES:
             raise ConfigError(f"{origin}: [imagetyp] {value} = {standard!r}: the standard "

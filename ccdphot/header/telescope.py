@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from ccdphot.errors import InputError
 
 PROFILE_TABLES = ("match", "keywords", "values", "modes", "units", "site", "imagetyp",
-                  "filters", "calibration")
+                  "filters", "calibration", "zeropoint")
 
 
 STANDARD_IMAGE_TYPES = ("bias", "dark", "flat", "object")
@@ -34,6 +34,7 @@ class Profile:
     imagetyp: dict = field(default_factory=dict)
     filters: dict = field(default_factory=dict)
     calibration: dict = field(default_factory=dict)
+    zeropoint: dict = field(default_factory=dict)
 
     def as_dict(self):
         """The profile as a plain dict in TOML layout (empty tables left out)."""

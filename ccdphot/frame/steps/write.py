@@ -32,6 +32,11 @@ _META_FROM_QC = (
     ("JD_UTC_MID", "jd_utc_mid"), ("BJD_TDB_MID", "bjd_tdb_mid"),  # full precision
     ("WCS_REFINED", "wcs_refined"), ("ZP_MAG", "zp_mag"), ("ZP_ERR_MAG", "zp_error_mag"),
     ("ZP_BAND", "zp_band"), ("ZP_CATALOG", "zp_catalog"),
+    ("ZP_SYSTEM", "zp_system"), ("ZP_TRANSFORMATION", "zp_transformation"),
+    ("ZP_COLOUR", "zp_colour"), ("ZP_COLOUR_TERM_MAG", "zp_colour_term"),
+    ("ZP_COLOUR_TERM_ERR_MAG", "zp_colour_term_error"),
+    ("ZP_SCATTER_INTRINSIC_MAG", "zp_intrinsic_scatter_mag"), ("ZP_N_STARS", "zp_n_stars"),
+    ("ZP_LIMIT_5SIGMA_MAG", "zp_limit_5sigma_mag"), ("ZP_QUALITY", "zp_quality"),
 )
 
 
