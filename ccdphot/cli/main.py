@@ -14,6 +14,7 @@ from ccdphot.cli.batch import add_batch_parser
 from ccdphot.cli.calib import add_header_options, add_parsers, header_run_options
 from ccdphot.cli.catalog import add_catalog_parser
 from ccdphot.cli.lightcurve import add_lightcurve_parser
+from ccdphot.cli.period import add_period_parser
 from ccdphot.config import config_to_toml, load_config, parse_override
 from ccdphot.errors import CCDPhotError, InputError
 from ccdphot.frame.pipeline import run_frame
@@ -171,6 +172,7 @@ def build_parser():
     add_parsers(sub, _add_config_options, _config)
     add_catalog_parser(sub, _add_config_options, _config)
     add_lightcurve_parser(sub)
+    add_period_parser(sub, _add_config_options, _config)
     add_batch_parser(sub, _add_config_options, _add_frame_options,
                      lambda args: _config(args, _run_overrides(args)), _run_options)
     return parser
