@@ -8,6 +8,9 @@
    neighbours), SUBSTAR subtracts the neighbours (not the PSF stars), and PSF
    is refitted on that cleaned frame.
 4. ALLSTAR fits every star with the last PSF and writes the residual image.
+5. Residual passes (``[psf] passes`` > 1, :mod:`ccdphot.daophot.second_pass`):
+   stars found in the residual image are added (new rows, DETECTION_PASS > 1)
+   and ALLSTAR fits the complete list again; the last pass's residual remains.
 
 All IRAF calls after PHOT run as one PyRAF job (no per-call start-up cost).
 Products in ``work/``: ``psf_model.fits`` (IRAF PSF image), ``psf_stars.pst``,
@@ -22,6 +25,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ccdphot.daophot.files import read_iraf_daophot
+from ccdphot.daophot.second_pass import run_passes
 from ccdphot.daophot.legacy_comparison import compare_to_legacy, plot_legacy_comparison
 from ccdphot.errors import InputError, ToolError
 from ccdphot.frame.steps.daophot_support import (
@@ -205,18 +209,27 @@ def run(ctx):
     model = daophot.read_psf_header(ctx.work_dir / PSF_MODEL)
 
     allstar = with_numbers(read_iraf_daophot(ctx.work_dir / ALLSTAR_FILE), stars)
+    passes = [{"pass": 1, "n_stars": len(stars), "n_fitted": len(allstar),
+               "seconds": round(phot_seconds + done.seconds, 2)}]
+    measured = stars
+    if int(config["passes"]) > 1 and legacy_reduction(ctx) is None:
+        measured, allstar, later = run_passes(ctx, tool, psets, stars, allstar, {
+            "phot": "psf_pass{}.mag", "psf_model": PSF_MODEL, "allstar": ALLSTAR_FILE,
+            "rejects": ALLSTAR_REJECTS, "residual": RESIDUAL_IMAGE}, fwhm)
+        passes += later
     n_fitted = fill_by_number(ctx.table, allstar, _UNIFIED_FROM_ALLSTAR)
     ctx.details["psf"] = {
         "psf_star_selection": how, "n_psf_stars_given": n_psf, "iterations": per_iteration,
         "model": model, "daopars": {k: psets["daopars"][k] for k in (
             "function", "varorder", "psfrad", "fitrad")},
         "seconds_phot": round(phot_seconds, 2), "seconds_psf_allstar": round(done.seconds, 2),
-        "products": [PSF_MODEL, PSF_STARS_FILE, ALLSTAR_FILE, RESIDUAL_IMAGE]}
+        "passes": passes, "products": [PSF_MODEL, PSF_STARS_FILE, ALLSTAR_FILE, RESIDUAL_IMAGE]}
     ctx.qc.update({"psf_function": model["function"], "psf_n_stars": model["n_psf_stars"],
                    "psf_scatter": per_iteration[-1]["scatter"], "psf_n_fitted": n_fitted})
-    figures = {"n_stars": len(stars), "n_fitted": n_fitted, "function": model["function"],
+    figures = {"n_stars": len(measured), "n_fitted": n_fitted, "function": model["function"],
                "n_psf_stars": model["n_psf_stars"], "psf_scatter": per_iteration[-1]["scatter"],
-               "seconds_iraf": round(phot_seconds + done.seconds, 2)}
+               "seconds_iraf": round(sum(p["seconds"] for p in passes), 2),
+               "n_passes": len(passes), "n_added_by_passes": len(measured) - len(stars)}
     if ctx.config["aperture"]["subtract_neighbours"]:
         figures["n_aperture_without_neighbours"] = measure_without_neighbours(
             ctx, tool, psets, stars, PSF_MODEL, RESIDUAL_IMAGE, allstar)
