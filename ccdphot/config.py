@@ -9,6 +9,7 @@ the duration of a run.
 """
 
 import copy
+import hashlib
 import json
 import sys
 from importlib import resources
@@ -23,7 +24,7 @@ else:  # pragma: no cover - exercised only on Python 3.10
     import tomli as tomllib
 
 __all__ = ["load_config", "default_config", "thaw", "config_to_toml", "parse_override",
-           "read_toml"]
+           "read_toml", "config_sha256"]
 
 
 def read_toml(text, origin):
@@ -128,6 +129,15 @@ def load_config(path=None, overrides=(), data=None):
     for override in overrides:
         _merge(config, override, "command-line option")
     return _freeze(config)
+
+
+def config_sha256(config):
+    """SHA-256 of a config's canonical JSON: equal for equal settings, whatever their order.
+
+    Stored in run.json; a batch resumes (skips) a frame only when it matches.
+    """
+    text = json.dumps(thaw(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def config_to_toml(config):
