@@ -26,19 +26,20 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# 2. Virtual environment with ccdphot (a real, non-editable install) and the test extras.
+# 2. Virtual environment with ccdphot (a real, non-editable install) and the test extras,
+#    its dependencies at the versions pinned in constraints.txt (as in the image).
 python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     echo "setup: creating .venv"
     "$python" -m venv .venv
     .venv/bin/python -m pip install -q --upgrade pip
 fi
-stamp=$( (cat setup.cfg pyproject.toml; find ccdphot wrappers default_params -type f \
+stamp=$( (cat setup.cfg pyproject.toml constraints.txt; find ccdphot wrappers default_params -type f \
           ! -name '*.pyc' -print0 | sort -z | xargs -0 cat) | sha256sum | cut -d' ' -f1)
 if [ "$(cat .venv/.ccdphot-installed 2>/dev/null)" != "$stamp" ]; then
     echo "setup: installing ccdphot into .venv"
     rm -rf build  # setuptools reuses build/: a stale module there would be installed too
-    .venv/bin/python -m pip install -q ".[test]"
+    .venv/bin/python -m pip install -q -c constraints.txt ".[test]"
     echo "$stamp" > .venv/.ccdphot-installed
 fi
 

@@ -6,11 +6,18 @@ an error naming the key, because a silently ignored typo gives silently wrong
 photometry. Tables that are empty in the defaults (e.g. ``[detect.sextractor]``)
 are open: any key is passed through to the tool. The merged result is frozen for
 the duration of a run.
+
+Two environment variables move what a container keeps in volumes (see
+docs/docker.rst): ``CCDPHOT_CONFIG_DIR`` is a folder whose ``ccdphot.toml``, when
+present, is the user file of every run without ``--config``; ``CCDPHOT_CACHE_DIR``
+replaces the default cache root ``~/.cache/ccdphot`` (the catalogue cache is its
+``catalogs/`` folder; a user file's ``[catalogs] cache_dir`` still wins).
 """
 
 import copy
 import hashlib
 import json
+import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -24,7 +31,11 @@ else:  # pragma: no cover - exercised only on Python 3.10
     import tomli as tomllib
 
 __all__ = ["load_config", "default_config", "thaw", "config_to_toml", "parse_override",
-           "read_toml", "config_sha256"]
+           "read_toml", "config_sha256", "user_config_file", "CONFIG_DIR_ENV", "CACHE_DIR_ENV"]
+
+CONFIG_DIR_ENV = "CCDPHOT_CONFIG_DIR"
+CACHE_DIR_ENV = "CCDPHOT_CACHE_DIR"
+USER_CONFIG_NAME = "ccdphot.toml"
 
 
 def read_toml(text, origin):
@@ -36,9 +47,29 @@ def read_toml(text, origin):
 
 
 def default_config():
-    """Return the built-in defaults as a plain (mutable) dict."""
+    """Return the built-in defaults as a plain (mutable) dict, cache root from the environment."""
     text = resources.files("ccdphot.default_params").joinpath("ccdphot.toml").read_text()
-    return read_toml(text, "built-in default_params/ccdphot.toml")
+    config = read_toml(text, "built-in default_params/ccdphot.toml")
+    cache_root = os.environ.get(CACHE_DIR_ENV)
+    if cache_root:
+        config["catalogs"]["cache_dir"] = str(Path(cache_root) / "catalogs")
+    return config
+
+
+def user_config_file():
+    """``$CCDPHOT_CONFIG_DIR/ccdphot.toml`` when it exists, else None.
+
+    A variable naming a folder that does not exist is a ConfigError: a mistyped
+    volume path would otherwise run silently with the defaults.
+    """
+    folder = os.environ.get(CONFIG_DIR_ENV)
+    if not folder:
+        return None
+    if not Path(folder).is_dir():
+        raise ConfigError(f"{CONFIG_DIR_ENV}={folder}: no such folder; create it (it may hold "
+                          f"{USER_CONFIG_NAME}) or unset the variable")
+    path = Path(folder) / USER_CONFIG_NAME
+    return path if path.is_file() else None
 
 
 def _same_kind(default, value):
@@ -113,10 +144,13 @@ def thaw(config):
 def load_config(path=None, overrides=(), data=None):
     """Return the frozen effective config.
 
-    ``path`` is a user TOML file, ``data`` a dict of the same shape (Python API),
-    ``overrides`` a sequence of dicts applied last (command-line options).
+    ``path`` is a user TOML file (default: :func:`user_config_file`), ``data`` a
+    dict of the same shape (Python API), ``overrides`` a sequence of dicts applied
+    last (command-line options).
     """
     config = default_config()
+    if path is None:
+        path = user_config_file()
     if path is not None:
         path = Path(path)
         try:

@@ -74,3 +74,22 @@ def test_printed_config_round_trips(tmp_path):
     saved = tmp_path / "effective.toml"
     saved.write_text(text)
     assert thaw(load_config(path=saved)) == thaw(config)
+
+
+def test_environment_moves_the_user_file_and_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("CCDPHOT_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setenv("CCDPHOT_CACHE_DIR", str(tmp_path / "cache"))
+    assert load_config()["catalogs"]["cache_dir"] == str(tmp_path / "cache" / "catalogs")
+    (tmp_path / "ccdphot.toml").write_text('[catalogs]\noffline = true\n')
+    assert load_config()["catalogs"]["offline"] is True
+    explicit = tmp_path / "other.toml"
+    explicit.write_text('[catalogs]\ncache_dir = "elsewhere"\n')
+    config = load_config(path=explicit)  # --config replaces the folder's file
+    assert config["catalogs"]["offline"] is False
+    assert config["catalogs"]["cache_dir"] == "elsewhere"
+
+
+def test_config_dir_variable_naming_no_folder_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("CCDPHOT_CONFIG_DIR", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="CCDPHOT_CONFIG_DIR=.*missing: no such folder"):
+        load_config()

@@ -26,7 +26,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _add_config_options(parser):
-    parser.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    parser.add_argument("--config", metavar="FILE",
+                        help="TOML configuration file (default: ccdphot.toml in "
+                             "$CCDPHOT_CONFIG_DIR when present)")
     parser.add_argument("--option", "-o", metavar="SECTION.KEY=VALUE", action="append",
                         default=[], help="override one configuration value (repeatable)")
 
