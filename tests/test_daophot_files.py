@@ -7,13 +7,15 @@ frame (tests/data/iraf_daophot, see tests/data/README.md).
 
 import re
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy import units as u
+from ccdphot.wrappers.daophot import read_iraf_daophot
 
-from ccdphot import daophot_files as dao
+from ccdphot.daophot import daophot2_files as dao
 from ccdphot.errors import InputError, OutputParseError
 
 IRAF = Path(__file__).parent / "data" / "iraf_daophot"
@@ -162,7 +164,7 @@ def test_option_keys_by_first_two_letters_and_kind(tmp_path):
 def test_option_unknown_key_and_blank_line_warn(tmp_path):
     path = tmp_path / "daophot.opt"
     path.write_text("FW = 3.0\nZZ = 1.0\n\nTH = 9.0\n")
-    with pytest.warns(dao.DaophotOptionWarning) as record:
+    with pytest.warns(dao.DaophotFileWarning) as record:
         options = dao.read_daophot_options(path)
     messages = " ".join(str(w.message) for w in record)
     assert "ZZ" in messages and "line 3" in messages
@@ -198,12 +200,91 @@ def test_malformed_star_files(tmp_path, ngc6871_dir):
     truncated.write_text("\n".join(ap_lines[:-1]) + "\n")
     with pytest.raises(OutputParseError, match=r"cut.ap line \d+: the last star"):
         dao.read_daophot_ap(truncated)
-    with pytest.raises(OutputParseError, match=r"NGC6871.ap: .*NL=2"):
+    with pytest.warns(dao.DaophotFileWarning, match="NL=2"), \
+            pytest.raises(OutputParseError, match=r"NGC6871.ap line 5: expected 9 numbers "
+                                                  r"\(an ALLSTAR file .*the header says NL=2\)"):
         dao.read_daophot_als(ngc6871_dir / "NGC6871.ap")
     psf = tmp_path / "bad.psf"
     psf.write_text(" GAUSS   99    2    6\n")
     with pytest.raises(OutputParseError, match=r"bad.psf line 1"):
         dao.read_daophot_psf(psf)
+
+
+# ------------------------------------------------ files as observers really have them
+
+def _same_table(table, original):
+    assert table.colnames == original.colnames
+    for name in original.colnames:
+        np.testing.assert_array_equal(np.ma.filled(table[name], -1), np.ma.filled(original[name], -1))
+        assert table[name].unit == original[name].unit
+    assert {k: v for k, v in table.meta.items() if k != "source_file"} == \
+        {k: v for k, v in original.meta.items() if k != "source_file"}
+
+
+def test_pick_list_whose_header_says_nl2_is_read_by_its_content(tmp_path, ngc6871_dir):
+    """Tools that write PICK lists by copying the .ap header leave NL=2 in the .lst."""
+    lines = (ngc6871_dir / "NGC6871.lst").read_text().splitlines()
+    assert lines[1].startswith("  3 ")
+    lines[1] = "  2" + lines[1][3:]
+    path = tmp_path / "NGC6871.lst"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.warns(dao.DaophotFileWarning, match=r"NGC6871.lst: the header says NL=2 but the "
+                                                    r"file is read by its content as a PICK list"):
+        table = dao.read_daophot_lst(path)
+    original = dao.read_daophot_lst(ngc6871_dir / "NGC6871.lst")
+    assert len(table) == 60 and table.meta.pop("nl") == 2 and original.meta.pop("nl") == 3
+    _same_table(table, original)
+
+
+@pytest.mark.parametrize("name, reader", [
+    ("NGC6871.coo", dao.read_daophot_coo), ("NGC6871.ap", dao.read_daophot_ap),
+    ("NGC6871.lst", dao.read_daophot_lst), ("NGC6871.nei", dao.read_daophot_nei),
+    ("NGC6871.als", dao.read_daophot_als), ("i.err", dao.read_daophot_err),
+])
+def test_crlf_trailing_blanks_and_tabs_read_the_same(tmp_path, ngc6871_dir, name, reader):
+    """The real file with CRLF line ends, a tab between fields, blanks after every line,
+    a byte-order mark and blank lines at the end: the same table, and no warning."""
+    lines = (ngc6871_dir / name).read_text().splitlines()
+    messy = "\ufeff" + "\r\n".join(line.replace("  ", " \t", 1) + "   " for line in lines)
+    path = tmp_path / name
+    path.write_bytes((messy + "\r\n\r\n   \r\n").encode())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = reader(path)
+    _same_table(table, reader(ngc6871_dir / name))
+
+
+def test_option_file_with_extra_keys_and_trailing_text(tmp_path, ngc6871_dir):
+    """The real daophot.opt (CRLF) with lines observers' files carry: an unknown key, a
+    photo.opt key, a unit after a value, a key given twice, trailing blanks."""
+    lines = (ngc6871_dir / "daophot.opt").read_bytes().decode().split("\r\n")
+    blank = lines.index("")
+    extra = ["XY = 3.0   ", "A1 = 8.0", "PS = 24.0 pixels", "th=3.5  "]
+    path = tmp_path / "daophot.opt"
+    path.write_bytes("\r\n".join(lines[:blank] + extra + lines[blank:]).encode())
+    with pytest.warns(dao.DaophotFileWarning) as record:
+        options = dao.read_daophot_options(path)
+    messages = [str(w.message) for w in record]
+    line = blank + 1
+    assert any(f"line {line}: XY is not a daophot.opt option" in m for m in messages)
+    assert any(f"line {line + 1}: A1 is not a daophot.opt option" in m for m in messages)
+    assert any(f"line {line + 2}: 'pixels' after the value of PS is ignored" in m
+               for m in messages)
+    assert any(f"line {line + 3}: TH was already given on line 6" in m for m in messages)
+    assert options == {**dao.read_daophot_options(ngc6871_dir / "daophot.opt"),
+                       "XY": 3.0, "A1": 8.0}
+
+
+def test_unreadable_star_lines_are_refused_with_their_line_number(tmp_path, ngc6871_dir):
+    """An .ap star's second line (sky, sigma, skew, error) inside a PICK list cannot be a
+    PICK entry: its 'ID' is not a whole number."""
+    lst = (ngc6871_dir / "NGC6871.lst").read_text().splitlines()
+    ap = (ngc6871_dir / "NGC6871.ap").read_text().splitlines()
+    path = tmp_path / "NGC6871.lst"
+    path.write_text("\n".join(lst[:6] + [ap[5]] + lst[6:]) + "\n")
+    with pytest.raises(OutputParseError, match=r"NGC6871.lst line 7: ID 12.526 is not a whole "
+                                               r"number \(a PICK list"):
+        dao.read_daophot_lst(path)
 
 
 # ---------------------------------------------------------------- IRAF outputs
@@ -228,7 +309,7 @@ def _iraf_rows(path):
 ])
 def test_iraf_outputs(name, task):
     path = IRAF / name
-    table = dao.read_iraf_daophot(path)
+    table = read_iraf_daophot(path)
     assert table.meta["iraf_task"] == task
     assert len(table) == _iraf_rows(path) > 0
     assert table["X"].unit == u.pix and table["Y"].unit == u.pix
@@ -244,7 +325,7 @@ def test_iraf_outputs(name, task):
 
 def test_iraf_phot_apertures_and_indef():
     path = IRAF / "n6871cut.mag.1"
-    table = dao.read_iraf_daophot(path)
+    table = read_iraf_daophot(path)
     magnitudes = [c for c in table.colnames if re.fullmatch(r"MAG\d", c)]
     assert magnitudes == ["MAG1", "MAG2", "MAG3"]
     assert list(table["RAPERT1"][:1]) == [3.0] and list(table["RAPERT3"][:1]) == [8.0]
@@ -259,23 +340,23 @@ def test_iraf_phot_apertures_and_indef():
 
 def test_iraf_phot_with_one_aperture():
     """With a single aperture IRAF names the columns RAPERT, MAG, ... without a number."""
-    table = dao.read_iraf_daophot(IRAF / "n6871cut.mag.2")
+    table = read_iraf_daophot(IRAF / "n6871cut.mag.2")
     assert {"RAPERT", "SUM", "AREA", "FLUX", "MAG", "MERR", "PIER"} <= set(table.colnames)
     assert not [c for c in table.colnames if re.fullmatch(r"MAG\d", c)]
     assert table["RAPERT"].unit == u.pix and table["MAG"].unit == u.mag
     assert table["AREA"].unit == u.pix ** 2 and table["FLUX"].unit == u.adu
-    three = dao.read_iraf_daophot(IRAF / "n6871cut.mag.1")
+    three = read_iraf_daophot(IRAF / "n6871cut.mag.1")
     assert list(table["ID"]) == list(three["ID"])
     assert (table["RAPERT"] == 5.0).all()
     np.testing.assert_allclose(table["MAG"].filled(np.nan), three["MAG2"].filled(np.nan))
 
 
 def test_iraf_files_are_consistent():
-    coo = dao.read_iraf_daophot(IRAF / "n6871cut.coo.1")
-    mag = dao.read_iraf_daophot(IRAF / "n6871cut.mag.1")
-    pst = dao.read_iraf_daophot(IRAF / "n6871cut.pst.1")
-    als = dao.read_iraf_daophot(IRAF / "n6871cut.als.1")
-    arj = dao.read_iraf_daophot(IRAF / "n6871cut.arj.1")
+    coo = read_iraf_daophot(IRAF / "n6871cut.coo.1")
+    mag = read_iraf_daophot(IRAF / "n6871cut.mag.1")
+    pst = read_iraf_daophot(IRAF / "n6871cut.pst.1")
+    als = read_iraf_daophot(IRAF / "n6871cut.als.1")
+    arj = read_iraf_daophot(IRAF / "n6871cut.arj.1")
     assert list(mag["ID"]) == list(coo["ID"])
     assert set(pst["ID"]) <= set(mag["ID"])
     assert set(als["ID"]) | set(arj["ID"]) <= set(mag["ID"])
@@ -288,7 +369,7 @@ def test_iraf_malformed_outputs(tmp_path):
     truncated = tmp_path / "cut.mag.1"
     truncated.write_text(text[:20000].rsplit("\n", 1)[0] + "\n")
     with pytest.raises(OutputParseError, match=r"cut.mag.1 line \d+: the last record continues"):
-        dao.read_iraf_daophot(truncated)
+        read_iraf_daophot(truncated)
     lines = (IRAF / "n6871cut.als.1").read_text().splitlines()
     row = next(i for i, line in enumerate(lines) if line[:1].isdigit())
     x = lines[row].split()[1]
@@ -296,16 +377,16 @@ def test_iraf_malformed_outputs(tmp_path):
     bad = tmp_path / "bad.als.1"
     bad.write_text("\n".join(lines) + "\n")
     with pytest.raises(OutputParseError, match=rf"bad.als.1 line {row + 1}: .*XCENTER"):
-        dao.read_iraf_daophot(bad)
+        read_iraf_daophot(bad)
 
 
 def test_iraf_reader_rejects_other_files(tmp_path, ngc6871_dir):
     with pytest.raises(OutputParseError, match="NGC6871.als"):
-        dao.read_iraf_daophot(ngc6871_dir / "NGC6871.als")
+        read_iraf_daophot(ngc6871_dir / "NGC6871.als")
     empty = tmp_path / "empty.mag.1"
     empty.write_text("")
     with pytest.raises(OutputParseError, match="empty.mag.1"):
-        dao.read_iraf_daophot(empty)
+        read_iraf_daophot(empty)
 
 
 def test_read_daophot_file_dispatch(ngc6871_dir):

@@ -99,22 +99,26 @@ def _private_environment(base, iraf_root="", cache_dir=None):
     return base
 
 
-def _import_iraf(base):
-    """Import PyRAF's iraf object, started in ``base`` (its login.cl, not the work
-    directory's files); StartupRace for the known start-up race, else exit 3
-    with a one-line reason when PyRAF or IRAF is not usable."""
+def _import_iraf():
+    """Import PyRAF's iraf object; StartupRace for the known start-up race, else
+    exit 3 with a one-line reason when PyRAF or IRAF is not usable.
+
+    PyRAF starts in an empty directory: a ``login.cl`` or ``uparm/`` in the
+    work directory would otherwise take the place of the job's own.
+    """
     work = Path.cwd()
-    os.chdir(base)
-    try:
-        from pyraf import iraf
-    except BaseException as err:  # PyRAF exits or raises many types without IRAF
-        early_exit = _EARLY_EXIT.fullmatch(str(err))
-        if type(err).__name__ == "SubprocessError" and early_exit:
-            raise StartupRace(early_exit["command"], early_exit["code"]) from err
-        print(f"PyRAF/IRAF not usable: {type(err).__name__}: {err}", file=sys.stderr)
-        sys.exit(EXIT_NO_PYRAF)
-    finally:
-        os.chdir(work)
+    with tempfile.TemporaryDirectory(prefix="ccdphot-pyraf-start-") as empty:
+        os.chdir(empty)
+        try:
+            from pyraf import iraf
+        except BaseException as err:  # PyRAF exits or raises many types without IRAF
+            early_exit = _EARLY_EXIT.fullmatch(str(err))
+            if type(err).__name__ == "SubprocessError" and early_exit:
+                raise StartupRace(early_exit["command"], early_exit["code"]) from err
+            print(f"PyRAF/IRAF not usable: {type(err).__name__}: {err}", file=sys.stderr)
+            sys.exit(EXIT_NO_PYRAF)
+        finally:
+            os.chdir(work)
     return iraf
 
 
@@ -167,9 +171,9 @@ def run_job(job_path):
 
 
 def _run_calls(job, cwd):
-    base = _private_environment(cwd / job.get("private_dir", "iraf_home"), job.get("iraf_root", ""),
-                                cwd / job["cache_dir"] if job.get("cache_dir") else None)
-    iraf = _import_iraf(base)
+    _private_environment(cwd / job.get("private_dir", "iraf_home"), job.get("iraf_root", ""),
+                         cwd / job["cache_dir"] if job.get("cache_dir") else None)
+    iraf = _import_iraf()
     iraf.chdir(str(cwd))
     loaded = set()
     for call in job["calls"]:
@@ -198,7 +202,8 @@ def _run_calls(job, cwd):
 
 def print_version():
     with tempfile.TemporaryDirectory(prefix="ccdphot-pyraf-") as tmp:
-        iraf = _import_iraf(_private_environment(tmp))
+        _private_environment(tmp)
+        iraf = _import_iraf()
         import pyraf
         print(f"IRAF {iraf.envget('version')} (PyRAF {pyraf.__version__})")
 

@@ -1,21 +1,25 @@
-"""Readers for the files of a DAOPHOT reduction, each into an astropy Table.
+"""Readers for the files of a standalone DAOPHOT II (Stetson) reduction, into astropy Tables.
 
-Two families are read:
-
-* standalone DAOPHOT II (Stetson) files: ``.coo`` (FIND), ``.ap`` (PHOTOMETRY),
-  ``.lst`` (PICK), ``.nei`` (PSF neighbours), ``.als`` (ALLSTAR), ``.nst``
-  (NSTAR), the ``.psf`` header, the PSF log ``i.err`` and the option files
-  ``daophot.opt``, ``photo.opt`` and ``allstar.opt``;
-* IRAF ``noao.digiphot.daophot`` text outputs (daofind coo, phot mag, pstselect
-  pst, psf psg, nstar nst, allstar als), read with astropy's ``daophot`` format
-  and renamed to the same column names.
+``.coo`` (FIND), ``.ap`` (PHOTOMETRY), ``.lst`` (PICK), ``.nei`` (PSF
+neighbours), ``.als`` (ALLSTAR), ``.nst`` (NSTAR), the ``.psf`` header, the PSF
+log ``i.err`` and the option files ``daophot.opt``, ``photo.opt`` and
+``allstar.opt``. (IRAF DAOPHOT's text outputs are parsed by
+:mod:`ccdphot.wrappers.daophot`, into the same column names.)
 
 Columns share one vocabulary: ID, X, Y (pix, FITS/DAOPHOT convention: first
 pixel is 1.0), MAG/MERR (mag), SKY (adu), NITER, CHI, SHARP. DAOPHOT's
-"undefined" markers (99.999 magnitudes, 9.9999 errors, IRAF INDEF) are masked.
-The figures of a DAOPHOT II file header (NL NX NY LOWBAD HIGHBAD THRESH AP1
-PH/ADU RNOISE FRAD) go into ``meta`` under names that carry their units.
-All functions are pure: they read one file and never write.
+"undefined" markers (99.999 magnitudes, 9.9999 errors) are masked. The figures
+of a DAOPHOT II file header (NL NX NY LOWBAD HIGHBAD THRESH AP1 PH/ADU RNOISE
+FRAD) go into ``meta`` under names that carry their units.
+
+Files as observers really have them: the layout is read from the content, not
+from the header's NL (tools that write PICK lists by copying the ``.ap``
+header leave NL=2 in a ``.lst``); CRLF line ends, trailing blanks, tabs and
+blank lines are accepted; an ``.ap`` may hold any number of apertures; option
+files may hold keys DAOPHOT does not know or text after a value. What does
+not match the textbook layout is a :class:`DaophotFileWarning`; only content
+that cannot be read raises, naming the file and line. All functions are pure:
+they read one file and never write.
 """
 
 import logging
@@ -25,10 +29,11 @@ from pathlib import Path
 
 import numpy as np
 from astropy import units as u
-from astropy.io import ascii as astropy_ascii
 from astropy.table import MaskedColumn, Table
 
+from ccdphot.daophot.psets import PSF_FUNCTIONS
 from ccdphot.errors import InputError, OutputParseError
+from ccdphot.wrappers.daophot import read_iraf_daophot
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +59,8 @@ _HEADER_FIGURES = {
 DAOPHOT_UNDEFINED_MAG = 99.999
 DAOPHOT_UNDEFINED_ERR = 9.9999
 
-# Analytic PSF functions: DAOPHOT II label (and its ANALYTIC MODEL PSF number)
-# -> IRAF daopars.function.
-PSF_FUNCTIONS = {
-    "GAUSSIAN": (1, "gauss"),
-    "MOFFAT15": (2, "moffat15"),
-    "MOFFAT25": (3, "moffat25"),
-    "LORENTZ": (4, "lorentz"),
-    "PENNY1": (5, "penny1"),
-    "PENNY2": (6, "penny2"),
-}
+# DAOPHOT II PSF-file label -> (ANALYTIC MODEL PSF number, IRAF daopars.function).
+_PSF_LABELS = {label: (number, iraf) for iraf, (label, number, _) in PSF_FUNCTIONS.items()}
 # Number of PSF look-up tables -> VARIABLE PSF order (DAOPHOT II and IRAF varorder).
 _LOOKUP_TABLES_TO_VARORDER = {0: -1, 1: 0, 3: 1, 6: 2}
 
@@ -113,8 +110,19 @@ OPTION_DEFAULTS = {
 }
 
 
-class DaophotOptionWarning(UserWarning):
-    """An option file holds something DAOPHOT would ignore or complain about."""
+class DaophotFileWarning(UserWarning):
+    """A DAOPHOT II file departs from the textbook layout but can be read."""
+
+
+# Kind of star file -> (the NL DAOPHOT II writes in its header, what the layout is).
+_KINDS = {
+    "coo": (1, "a FIND star list (one line per star)"),
+    "ap": (2, "a PHOTOMETRY file (two lines per star)"),
+    "lst": (3, "a PICK list (one line per star)"),
+    "nei": (3, "a PSF neighbour file (one line per star)"),
+    "als": (1, "an ALLSTAR file (one line per star)"),
+    "nst": (1, "an NSTAR file (one line per star)"),
+}
 
 
 # --------------------------------------------------------------------------
@@ -122,9 +130,10 @@ class DaophotOptionWarning(UserWarning):
 
 
 def _read_lines(path):
+    """The lines of a text file: any line end (LF, CRLF, CR), a byte-order mark dropped."""
     path = Path(path)
     try:
-        return path.read_text(errors="replace").splitlines()
+        return path.read_text(errors="replace").lstrip("\ufeff").splitlines()
     except OSError as err:
         raise OutputParseError(f"{path}: cannot be read ({err.strerror or err})") from err
 
@@ -158,16 +167,24 @@ def _parse_header(path, lines):
     return meta, 2
 
 
-def _check_nl(path, meta, expected):
+def _layout(path, meta, kind):
+    """What a file of ``kind`` holds, for messages; warns when the header's NL differs.
+
+    The header does not decide the layout: the content is read as ``kind``
+    (the caller's choice, from the file's role) and must fit it.
+    """
+    expected, what = _KINDS[kind]
     nl = meta.get("nl")
-    if nl is not None and nl not in expected:
-        raise OutputParseError(f"{Path(path).name}: DAOPHOT header says NL={nl}, which is not a "
-                               f"file of this kind (expected NL={'/'.join(map(str, expected))})")
+    if nl is None or nl == expected:
+        return what
+    warnings.warn(f"{Path(path).name}: the header says NL={nl} but the file is read by its "
+                  f"content as {what}, whose NL is {expected} (a header copied from another "
+                  "file?)", DaophotFileWarning, stacklevel=4)
+    return f"{what}; the header says NL={nl}"
 
 
-def _rows(path, lines, start, n_min, n_max=None, flag=False):
+def _rows(path, lines, start, n_min, n_max, what, flag=False):
     """Numbers of each non-blank data line as (line number, values, trailing text)."""
-    n_max = n_max or n_min
     out = []
     for number, line in enumerate(lines[start:], start=start + 1):
         if not line.strip():
@@ -183,10 +200,20 @@ def _rows(path, lines, start, n_min, n_max=None, flag=False):
         rest = _NUMBER.sub("", text).strip()
         if rest or not n_min <= len(values) <= n_max:
             want = n_min if n_min == n_max else f"{n_min} to {n_max}"
-            raise OutputParseError(f"{Path(path).name} line {number}: expected {want} numbers, "
-                                   f"got {line.strip()!r}")
+            raise OutputParseError(f"{Path(path).name} line {number}: expected {want} numbers "
+                                   f"({what}), got {line.strip()!r}")
         out.append((number, values, tail))
     return out
+
+
+def _whole_numbers(path, name, values, line_numbers, what):
+    """``values`` as integers; a fraction is an error naming its line."""
+    values = np.asarray(values, dtype=float)
+    bad = np.flatnonzero(values != np.rint(values))
+    if len(bad):
+        raise OutputParseError(f"{Path(path).name} line {line_numbers[bad[0]]}: {name} "
+                               f"{values[bad[0]]:g} is not a whole number ({what})")
+    return np.rint(values).astype("i8")
 
 
 def _masked(values, bad=None, unit=None):
@@ -206,12 +233,13 @@ def _table(path, meta, columns):
     return table
 
 
-def _star_table(path, meta, rows, spec):
+def _star_table(path, meta, rows, spec, what):
     """Build a Table from parsed rows; ``spec`` lists (name, unit, undefined marker)."""
     width = max((len(values) for _, values, _ in rows), default=len(spec))
     data = np.full((len(rows), width), np.nan)
     for i, (_, values, _) in enumerate(rows):
         data[i, :len(values)] = values
+    line_numbers = [number for number, _, _ in rows]
     columns = []
     for i, (name, unit, bad) in enumerate(spec):
         if i >= data.shape[1]:
@@ -219,7 +247,8 @@ def _star_table(path, meta, rows, spec):
         if name in ("ID", "NITER"):
             if np.isnan(data[:, i]).any():
                 raise OutputParseError(f"{Path(path).name}: some lines lack the {name} column")
-            columns.append(MaskedColumn(np.rint(data[:, i]).astype("i8"), name=name))
+            columns.append(MaskedColumn(_whole_numbers(path, name, data[:, i], line_numbers,
+                                                       what), name=name))
         else:
             col = _masked(data[:, i], bad=bad, unit=unit)
             col.mask |= np.isnan(data[:, i])
@@ -228,12 +257,12 @@ def _star_table(path, meta, rows, spec):
     return _table(path, meta, columns)
 
 
-def _read_simple(path, expected_nl, spec, n_min=None, flag=False):
+def _read_simple(path, kind, spec, n_min=None, flag=False):
     lines = _read_lines(path)
     meta, start = _parse_header(path, lines)
-    _check_nl(path, meta, expected_nl)
-    rows = _rows(path, lines, start, n_min or len(spec), len(spec), flag=flag)
-    return meta, rows, _star_table(path, meta, rows, spec)
+    what = _layout(path, meta, kind)
+    rows = _rows(path, lines, start, n_min or len(spec), len(spec), what, flag=flag)
+    return meta, rows, _star_table(path, meta, rows, spec, what)
 
 
 def read_daophot_coo(path):
@@ -242,7 +271,7 @@ def read_daophot_coo(path):
     names them; +-9.999, written where FIND could not compute them, is masked)."""
     spec = [("ID", None, None), ("X", u.pix, None), ("Y", u.pix, None), ("MAG", u.mag, None),
             ("SHARP", None, -9.999), ("SROUND", None, -9.999), ("GROUND", None, -9.999)]
-    _, _, table = _read_simple(path, (1,), spec, n_min=3)
+    _, _, table = _read_simple(path, "coo", spec, n_min=3)
     return table
 
 
@@ -255,12 +284,12 @@ def read_daophot_ap(path):
     """
     lines = _read_lines(path)
     meta, start = _parse_header(path, lines)
-    _check_nl(path, meta, (2,))
+    what = _layout(path, meta, "ap")
     name = Path(path).name
     body = [(n, line) for n, line in enumerate(lines[start:], start=start + 1) if line.strip()]
     if len(body) % 2:
         raise OutputParseError(f"{name} line {body[-1][0]}: the last star has only one of its "
-                               "two lines (file truncated?)")
+                               f"two lines (file truncated?; {what})")
     first, second, numbers, n_ap = [], [], [], None
     for (n1, line1), (n2, line2) in zip(body[0::2], body[1::2]):
         v1, v2 = _numbers(line1), _numbers(line2)
@@ -268,10 +297,11 @@ def read_daophot_ap(path):
             n_ap = len(v1) - 3
         if n_ap < 1 or len(v1) != 3 + n_ap or _NUMBER.sub("", line1).strip():
             raise OutputParseError(f"{name} line {n1}: expected ID, X, Y and "
-                                   f"{n_ap or 'one or more'} magnitudes, got {line1.strip()!r}")
+                                   f"{n_ap or 'one or more'} magnitudes ({what}), got "
+                                   f"{line1.strip()!r}")
         if len(v2) != 3 + n_ap or _NUMBER.sub("", line2).strip():
             raise OutputParseError(f"{name} line {n2}: expected sky, sigma, skew and {n_ap} "
-                                   f"magnitude errors, got {line2.strip()!r}")
+                                   f"magnitude errors ({what}), got {line2.strip()!r}")
         first.append(v1)
         second.append(v2)
         numbers.append(n1)
@@ -279,7 +309,7 @@ def read_daophot_ap(path):
         n_ap = 0
     first = np.array(first, dtype=float).reshape(-1, 3 + n_ap)
     second = np.array(second, dtype=float).reshape(-1, 3 + n_ap)
-    columns = [MaskedColumn(np.rint(first[:, 0]).astype("i8"), name="ID"),
+    columns = [MaskedColumn(_whole_numbers(path, "ID", first[:, 0], numbers, what), name="ID"),
                MaskedColumn(first[:, 1], name="X", unit=u.pix),
                MaskedColumn(first[:, 2], name="Y", unit=u.pix)]
     for i in range(n_ap):
@@ -307,7 +337,7 @@ def read_daophot_lst(path):
     spec = [("ID", None, None), ("X", u.pix, None), ("Y", u.pix, None),
             ("MAG", u.mag, DAOPHOT_UNDEFINED_MAG), ("MERR", u.mag, DAOPHOT_UNDEFINED_ERR),
             ("DMAG_AP12", u.mag, None)]
-    _, _, table = _read_simple(path, (3,), spec, n_min=4)
+    _, _, table = _read_simple(path, "lst", spec, n_min=4)
     return table
 
 
@@ -316,7 +346,7 @@ def read_daophot_nei(path):
     puts after a PSF star it found suspect ('?') or rejected ('*'); '' otherwise."""
     spec = [("ID", None, None), ("X", u.pix, None), ("Y", u.pix, None),
             ("MAG", u.mag, DAOPHOT_UNDEFINED_MAG), ("SKY", u.adu, None)]
-    _, rows, table = _read_simple(path, (3,), spec, n_min=4, flag=True)
+    _, rows, table = _read_simple(path, "nei", spec, n_min=4, flag=True)
     table["FLAG"] = [tail for _, _, tail in rows]
     bad = [(n, tail) for n, _, tail in rows if tail not in ("", "?", "*")]
     if bad:
@@ -334,13 +364,13 @@ _FIT_SPEC = [("ID", None, None), ("X", u.pix, None), ("Y", u.pix, None),
 def read_daophot_als(path):
     """ALLSTAR results (``.als``): ID, X, Y, MAG, MERR, SKY, NITER, CHI, SHARP.
     ``meta['fitting_radius_pix']`` is the fitting radius ALLSTAR actually used."""
-    _, _, table = _read_simple(path, (1,), _FIT_SPEC)
+    _, _, table = _read_simple(path, "als", _FIT_SPEC)
     return table
 
 
 def read_daophot_nst(path):
     """NSTAR results (``.nst``): same columns as ``.als``."""
-    _, _, table = _read_simple(path, (1,), _FIT_SPEC)
+    _, _, table = _read_simple(path, "nst", _FIT_SPEC)
     return table
 
 
@@ -359,9 +389,9 @@ def read_daophot_psf(path):
     if len(lines) < 2 or not lines[0].split():
         raise OutputParseError(f"{name} line 1: empty, not a DAOPHOT PSF file")
     label = lines[0].split()[0].upper()
-    if label not in PSF_FUNCTIONS:
+    if label not in _PSF_LABELS:
         raise OutputParseError(f"{name} line 1: unknown analytic function {label!r} (expected "
-                               f"one of {', '.join(PSF_FUNCTIONS)})")
+                               f"one of {', '.join(_PSF_LABELS)})")
     head = _numbers(lines[0][lines[0].upper().index(label) + len(label):])
     if len(head) != 8:
         raise OutputParseError(f"{name} line 1: expected the function name and 8 numbers "
@@ -372,7 +402,7 @@ def read_daophot_psf(path):
     if len(params) != npar:
         raise OutputParseError(f"{name} line 2: expected {npar} PSF parameters, got "
                                f"{lines[1].strip()!r}")
-    number, iraf = PSF_FUNCTIONS[label]
+    number, iraf = _PSF_LABELS[label]
     info = {
         "source_file": name, "function": label, "iraf_function": iraf,
         "analytic_model_psf": number, "table_size": npsf, "n_parameters": npar,
@@ -390,9 +420,11 @@ def read_daophot_err(path):
     """PSF fitting log (``i.err``): ID, RESIDUAL (the star's relative fit scatter)
     and FLAG ('?' suspect, '*' rejected by PSF, '' good)."""
     lines = _read_lines(path)
-    rows = _rows(path, lines, 0, 2, 2, flag=True)
+    what = "a PSF log: ID, residual and flag per line"
+    rows = _rows(path, lines, 0, 2, 2, what, flag=True)
     table = _table(path, {}, [
-        MaskedColumn([int(v[0]) for _, v, _ in rows], name="ID", dtype="i8"),
+        MaskedColumn(_whole_numbers(path, "ID", [v[0] for _, v, _ in rows],
+                                    [n for n, _, _ in rows], what), name="ID", dtype="i8"),
         MaskedColumn([v[1] for _, v, _ in rows], name="RESIDUAL", dtype=float)])
     table["FLAG"] = [tail for _, _, tail in rows]
     return table
@@ -421,11 +453,13 @@ def read_daophot_options(path, kind=None):
     insensitive (``fi = 7.0``, ``FIT=7``, ``A1=8``). ``kind`` ('daophot',
     'photo' or 'allstar'; guessed from the file name when omitted) decides
     what a key means: RE is the read noise in daophot.opt but "redetermine
-    centroids" in allstar.opt. Unknown keys are kept under their two letters
-    with a warning. DAOPHOT stops reading at the first line of three
-    characters or fewer (a blank line); lines after it are ignored with a
-    warning, as DAOPHOT ignored them. A line without '=' or with a value that
-    is not a number raises InputError naming the file and line.
+    centroids" in allstar.opt. Read as DAOPHOT's Fortran reads them, with a
+    :class:`DaophotFileWarning` for what it would silently take or skip: an
+    unknown key is kept under its two letters, text after the number is
+    ignored (``FW = 3.5 pixels``), a key given twice keeps its last value, and
+    reading stops at the first line of three characters or fewer (a blank
+    line). A line without '=' or without a number after it raises InputError
+    naming the file and line.
     """
     path = Path(path)
     kind = kind or option_kind(path)
@@ -434,139 +468,45 @@ def read_daophot_options(path, kind=None):
                          "daophot.opt, photo.opt or allstar.opt (or pass kind=)")
     keys = OPTION_KEYS[kind]
     try:
-        lines = path.read_text(errors="replace").splitlines()
+        lines = path.read_text(errors="replace").lstrip("\ufeff").splitlines()
     except OSError as err:
         raise InputError(f"{path}: cannot read option file ({err.strerror or err})") from err
-    options = {}
+
+    def warn(number, message):
+        warnings.warn(f"{path.name} line {number}: {message}", DaophotFileWarning, stacklevel=3)
+
+    options, line_of = {}, {}
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
         if len(line) <= 3:
             ignored = [n for n, rest in enumerate(lines[number:], start=number + 1)
                        if len(rest.strip()) > 3]
             if ignored:
-                warnings.warn(f"{path.name} line {number}: DAOPHOT stops reading at this short "
-                              f"line; lines {ignored[0]}-{ignored[-1]} are ignored",
-                              DaophotOptionWarning, stacklevel=2)
+                warn(number, f"DAOPHOT stops reading at this short line; lines "
+                             f"{ignored[0]}-{ignored[-1]} are ignored")
             break
         if "=" not in line:
             raise InputError(f"{path.name} line {number}: {line!r} has no '='; DAOPHOT option "
                              "lines read KEY = value")
         key, _, text = line.partition("=")
         key = key.strip()[:2].upper()
-        try:
-            value = float(text.strip().replace("D", "E").replace("d", "e"))
-        except ValueError as err:
+        value = _NUMBER.match(text.strip())
+        if value is None:
             raise InputError(f"{path.name} line {number}: value {text.strip()!r} of {key} is "
-                             "not a number") from err
+                             "not a number")
+        rest = text.strip()[value.end():].strip()
+        if rest:
+            warn(number, f"{rest!r} after the value of {key} is ignored, as DAOPHOT ignores it")
         name = keys.get(key)
         if name is None:
-            warnings.warn(f"{path.name} line {number}: {key} is not a {kind}.opt option; kept "
-                          f"as {key!r}", DaophotOptionWarning, stacklevel=2)
+            warn(number, f"{key} is not a {kind}.opt option; kept as {key!r}")
             name = key
-        options[name] = value
+        if name in options:
+            warn(number, f"{key} was already given on line {line_of[name]}; the value of this "
+                         "line is used, as DAOPHOT does")
+        options[name] = _numbers(value.group(0))[0]
+        line_of[name] = number
     return options
-
-
-# --------------------------------------------------------------------------
-# IRAF DAOPHOT text outputs
-
-# IRAF column -> (ccdphot column, unit); MAG, MERR, PIER, PERROR are below
-_IRAF_COLUMNS = {
-    "ID": ("ID", None), "GROUP": ("GROUP", None),
-    "XCENTER": ("X", u.pix), "YCENTER": ("Y", u.pix),
-    "XINIT": ("X_INIT", u.pix), "YINIT": ("Y_INIT", u.pix),
-    "MSKY": ("SKY", u.adu), "STDEV": ("SKY_SIGMA", u.adu), "SSKEW": ("SKY_SKEW", u.adu),
-    "NSKY": ("NSKY", u.pix ** 2), "NITER": ("NITER", None),
-    "SHARPNESS": ("SHARP", None), "SROUND": ("SROUND", None), "GROUND": ("GROUND", None),
-    "CHI": ("CHI", None),
-    "XERR": ("X_ERR", u.pix), "YERR": ("Y_ERR", u.pix),
-}
-# phot's per-aperture columns: numbered with several apertures, bare with one
-_IRAF_APERTURE = re.compile(r"^(RAPERT|SUM|AREA|FLUX|MAG|MERR|PIER|PERROR)(\d*)$")
-_IRAF_APERTURE_UNITS = {"RAPERT": u.pix, "SUM": u.adu, "AREA": u.pix ** 2, "FLUX": u.adu,
-                        "MAG": u.mag, "MERR": u.mag}
-
-
-def _iraf_keywords(table):
-    keywords = {}
-    for key, entry in table.meta.get("keywords", {}).items():
-        value = entry.get("value") if isinstance(entry, dict) else entry
-        if isinstance(value, str):
-            text = value.strip()
-            try:
-                value = float(text) if text not in ("INDEF", "") else None
-            except ValueError:
-                value = text
-        keywords[key] = value
-    return keywords
-
-
-def _line_of(message, data_lines):
-    """' line N' of the first data line holding the value an error message quotes."""
-    quoted = re.findall(r"'([^']+)'", message)
-    for value in quoted:
-        for number, line in data_lines:
-            if value in line.split():
-                return f" line {number}"
-    return ""
-
-
-def read_iraf_daophot(path):
-    """An IRAF DAOPHOT text output (daofind, phot, pstselect, psf, group, nstar,
-    allstar) as a Table with the ccdphot column names and units.
-
-    XCENTER/YCENTER -> X/Y (pix), MSKY -> SKY (adu), SHARPNESS -> SHARP; phot's
-    per-aperture columns become MAG1.., MERR1.., RAPERT1.. (pix when
-    datapars.scale is 1). INDEF is masked. ``meta['iraf_task']`` names the task
-    and ``meta['keywords']`` holds the file's #K keywords.
-    """
-    path = Path(path)
-    lines = _read_lines(path)
-    data_lines = [(n, line) for n, line in enumerate(lines, start=1)
-                  if line.strip() and not line.startswith("#")]
-    if data_lines and data_lines[-1][1].rstrip().endswith("\\"):
-        raise OutputParseError(f"{path.name} line {data_lines[-1][0]}: the last record continues "
-                               "past the end of the file (truncated?)")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            raw = astropy_ascii.read(path, format="daophot")
-    except (OSError, ValueError, IndexError, TypeError,
-            astropy_ascii.InconsistentTableError) as err:
-        raise OutputParseError(f"{path.name}{_line_of(str(err), data_lines)}: not a readable "
-                               f"IRAF DAOPHOT text file ({err})") from err
-    keywords = _iraf_keywords(raw)
-    task = keywords.get("TASK")
-    if not task:
-        raise OutputParseError(f"{path.name}: no '#K TASK' keyword: not an IRAF DAOPHOT "
-                               "output file")
-    table = Table(masked=True, meta={"source_file": path.name, "iraf_task": task,
-                                     "keywords": keywords})
-    scale = keywords.get("SCALE") or 1.0
-    for name in raw.colnames:
-        column = raw[name]
-        aperture = _IRAF_APERTURE.match(name)
-        if name in _IRAF_COLUMNS:
-            new, unit = _IRAF_COLUMNS[name]
-        elif aperture:
-            new = name
-            unit = _IRAF_APERTURE_UNITS.get(aperture.group(1))
-            if aperture.group(1) == "RAPERT" and scale != 1.0:
-                unit = None
-        else:
-            new, unit = name, None
-        data = MaskedColumn(column, name=new)
-        data.unit = unit  # IRAF's own unit labels (##, perrors, timeunit...) are dropped
-        if unit is not None and data.dtype.kind not in "fiu":
-            raise OutputParseError(f"{path.name}: column {name} should be numeric")
-        table[new] = data
-    if "MAG1" in table.colnames and "MAG" not in table.colnames:
-        table["MAG"] = table["MAG1"]
-        table["MERR"] = table["MERR1"]
-    if "X" not in table.colnames or "Y" not in table.colnames:
-        raise OutputParseError(f"{path.name}: no XCENTER/YCENTER columns in this {task} output")
-    log.debug("read %d rows of IRAF %s output %s", len(table), task, path.name)
-    return table
 
 
 _READERS = {".coo": read_daophot_coo, ".ap": read_daophot_ap, ".lst": read_daophot_lst,
