@@ -270,8 +270,9 @@ def test_psf_iterations_refit_on_the_frame_cleaned_of_neighbours(default_run):
     np.testing.assert_allclose(given["Y"], phot["Y"][at], atol=1e-3)
     # ALLSTAR fitted with the last iteration's PSF, the one kept as psf_model.fits
     als = daophot.read_iraf_daophot(work / "allstar.als")
-    assert als.meta["keywords"]["PSFIMAGE"] == details["model_file"] == f"psf_iter{len(records)}.fits"
-    assert (fits.getdata(work / "psf_model.fits") == fits.getdata(work / details["model_file"])).all()
+    last = f"psf_iter{len(records)}.fits"
+    assert als.meta["keywords"]["PSFIMAGE"] == details["model_file"] == last
+    assert (fits.getdata(work / "psf_model.fits") == fits.getdata(work / last)).all()
     assert details["model"]["function"] == default_run.record["qc"]["psf_function"]
     for record in records:
         assert record["function"] in PSF_FUNCTIONS and 0 < record["scatter"] < 0.1
@@ -479,7 +480,7 @@ def test_auto_function_follows_the_true_profile(profile_runs):
 
 # -- PyRAF start-up race --------------------------------------------------------------------
 
-_SLOW_PARENT = '''"""Test hook: the parent sleeps after each fork (first start attempt, or every one)."""
+_SLOW_PARENT = '''"""Test hook: the parent sleeps after each fork (first start attempt or all)."""
 import os
 import time
 

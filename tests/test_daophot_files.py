@@ -215,7 +215,8 @@ def test_malformed_star_files(tmp_path, ngc6871_dir):
 def _same_table(table, original):
     assert table.colnames == original.colnames
     for name in original.colnames:
-        np.testing.assert_array_equal(np.ma.filled(table[name], -1), np.ma.filled(original[name], -1))
+        np.testing.assert_array_equal(np.ma.filled(table[name], -1),
+                                      np.ma.filled(original[name], -1))
         assert table[name].unit == original[name].unit
     assert {k: v for k, v in table.meta.items() if k != "source_file"} == \
         {k: v for k, v in original.meta.items() if k != "source_file"}

@@ -146,7 +146,8 @@ def run(tool, work_dir, job, psets, calls, expect=(), task_params=None):
         if not special:
             sequence.append(call)
             continue
-        sequence += pset_calls({pset: {**psets[pset], **params} for pset, params in special.items()})
+        sequence += pset_calls({pset: {**psets[pset], **params}
+                                for pset, params in special.items()})
         sequence.append(call)
         sequence += pset_calls({pset: psets[pset] for pset in special})
     return run_iraf(tool, sequence, work_dir, job, expect=expect)

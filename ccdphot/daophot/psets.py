@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 PSETS = ("datapars", "findpars", "centerpars", "fitskypars", "photpars", "daopars")
 # Analytic PSF functions: IRAF daopars.function -> (DAOPHOT II label, DAOPHOT II AN
-# number, number of analytic parameters), in DAOPHOT's AN order.
+# number, number of free analytic parameters), in DAOPHOT's AN order. (IRAF's PSF
+# image lists a Moffat's fixed beta as a fourth parameter.)
 PSF_FUNCTIONS = {
     "gauss": ("GAUSSIAN", 1, 2),
     "moffat15": ("MOFFAT15", 2, 3),

@@ -10,11 +10,11 @@ PSF's centre and, for a variable PSF, the frame's corners, compared as
 normalised profiles). Iterating stops once the model changes by less than
 ``convergence_tolerance`` of its peak, or after ``max_iterations``.
 
-With ``function = "auto"`` IRAF tries every analytic function and keeps the
-smallest fit scatter; :func:`choose_function` takes instead the function with
-the fewest parameters among those within ``function_tolerance`` (relative) of
-the best, and iteration 1 is refitted with it when that differs from IRAF's
-choice. Figures are recorded and logged with 5 significant digits.
+With ``function = "auto"`` (or a list, as a legacy negative AN gives) IRAF
+tries every (listed) analytic function and keeps the smallest fit scatter;
+:func:`choose_function` takes instead the function with the fewest free
+parameters among those within ``function_tolerance`` (relative) of the best,
+and iteration 1 is refitted with it when that differs from IRAF's choice. Figures are recorded and logged with 5 significant digits.
 
 IRAF calls run as few PyRAF jobs as the decisions allow: the job of the last
 possible iteration also runs the caller's final calls (ALLSTAR).
@@ -138,7 +138,8 @@ def fit_psf(tool, work_dir, image, photfile, pstfile, psets, shape, config, fina
             task_params=None):
     """Iterate the PSF of ``image`` from the stars of ``pstfile``; the iteration records.
 
-    ``psets`` are the frame's parameter sets (daopars.function may be 'auto');
+    ``psets`` are the frame's parameter sets (daopars.function may be 'auto' or a
+    list of functions);
     ``shape`` (ny, nx) the frame's; ``config`` the ``[psf]`` table
     (iterations, convergence_tolerance, function_tolerance, max_fit_scatter);
     ``final(psf_image)`` returns (calls, expected files) to run with the last
@@ -147,7 +148,8 @@ def fit_psf(tool, work_dir, image, photfile, pstfile, psets, shape, config, fina
     """
     max_iterations = int(config["iterations"])
     chain = _Chain(tool, work_dir, image, photfile, pstfile, psets, shape, task_params)
-    choice_pending = psets["daopars"]["function"] == "auto"
+    function = str(psets["daopars"]["function"])
+    choice_pending = function == "auto" or "," in function  # IRAF tries several
     choice = None
     ks, calls, records = [1], chain.psf(1), []
     while True:
