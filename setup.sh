@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ccdphot setup: the external tools (apt-packages.txt), a virtual environment at
 # .venv with ccdphot installed into it, then one action:
-#   bash setup.sh demo    set up, then run the pipeline on the bundled NGC 6871 frame -> RESULTS/
+#   bash setup.sh demo    set up, then run the pipeline on the bundled NGC 6871 frame, offline,
+#                         against the bundled APASS DR10 extract -> RESULTS/
 #   bash setup.sh test    set up, then run the test suite (extra arguments go to pytest)
 #   bash setup.sh         set up only
 # Idempotent: a second call installs nothing unless the sources changed.
@@ -36,13 +37,15 @@ stamp=$( (cat setup.cfg pyproject.toml; find ccdphot wrappers default_params -ty
           ! -name '*.pyc' -print0 | sort -z | xargs -0 cat) | sha256sum | cut -d' ' -f1)
 if [ "$(cat .venv/.ccdphot-installed 2>/dev/null)" != "$stamp" ]; then
     echo "setup: installing ccdphot into .venv"
+    rm -rf build  # setuptools reuses build/: a stale module there would be installed too
     .venv/bin/python -m pip install -q ".[test]"
     echo "$stamp" > .venv/.ccdphot-installed
 fi
 
 # 3. The action.
 case "$action" in
-    demo) exec .venv/bin/ccdphot run tests/data/ngc6871/NGC6871.fits --out RESULTS "$@" ;;
+    demo) exec .venv/bin/ccdphot run tests/data/ngc6871/NGC6871.fits --out RESULTS \
+              --refcat tests/data/catalogs/apass_dr10_ngc6871.csv "$@" ;;
     test) exec .venv/bin/pytest "$@" ;;
     install) .venv/bin/ccdphot tools ;;
     *) echo "usage: bash setup.sh [demo|test]" >&2; exit 2 ;;

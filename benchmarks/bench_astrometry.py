@@ -30,7 +30,8 @@ from astropy.io import fits
 from astropy.table import Table
 
 import ccdphot
-from ccdphot import catalogs, wcsfit
+from ccdphot import catalogs
+from ccdphot.astrometry import wcsfit
 from ccdphot.errors import CCDPhotError
 from ccdphot.fitsio import celestial_wcs
 

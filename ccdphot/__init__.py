@@ -4,7 +4,7 @@
 Table and the run record; ``ccdphot run`` does the same from the shell.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from ccdphot.config import load_config  # noqa: E402
 from ccdphot.errors import CCDPhotError  # noqa: E402

@@ -65,3 +65,40 @@ class CatalogError(CCDPhotError):
 
 class AstrometryError(CCDPhotError):
     """No acceptable WCS: no pointing, no pattern match, too few stars or too large RMS."""
+
+
+class SolutionRejected(AstrometryError):
+    """A plate solver found a solution that its quality figures reject.
+
+    ``figures`` holds the figures that decided (matched stars, RMS, ...), the
+    same names whichever tool (SCAMP, ccmap, imwcs, astrometry.net) it was.
+    """
+
+    def __init__(self, source, reason, figures):
+        self.source = source
+        self.figures = dict(figures)
+        super().__init__(f"{source}: solution rejected: {reason}")
+
+
+class ZeroPointError(CCDPhotError):
+    """A frame cannot be calibrated (no overlap, no usable star, no route to its band)."""
+
+
+class StepFailedError(CCDPhotError):
+    """A step of the per-frame pipeline raised; ``step`` names it, ``reason`` says why.
+
+    :meth:`for_frame` gives what the caller of the pipeline sees: the step's own
+    ccdphot error (or this one, for an exception of another kind), with
+    ``step`` and ``result`` (the frame's RunResult) set on it.
+    """
+
+    def __init__(self, step, reason):
+        self.step = step
+        self.reason = reason
+        self.result = None
+        super().__init__(f"failed at {step}: {reason}")
+
+    def for_frame(self, result):
+        error = self.__cause__ if isinstance(self.__cause__, CCDPhotError) else self
+        error.step, error.result = self.step, result
+        return error

@@ -6,6 +6,7 @@ under a plain name, so paths with spaces or shell characters never reach a tool.
 """
 
 import logging
+import math
 import warnings
 from pathlib import Path
 
@@ -107,3 +108,28 @@ def celestial_wcs(header):
             log.warning("header WCS unusable (%s); no sky coordinates until astrometry", err)
             return None
     return wcs if wcs.has_celestial else None
+
+
+def header_value(header, key, default=None):
+    """A header value, blank strings stripped; ``default`` when absent or empty."""
+    value = header.get(key, default) if header is not None else default
+    if isinstance(value, str):
+        value = value.strip()
+        return value if value else default
+    return value
+
+
+def header_float(header, key):
+    """A positive, finite numeric header value (GAIN, SATURATE, ...), else None.
+
+    A value that is there but not a number is reported in the log.
+    """
+    value = header_value(header, key)
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        log.warning("header %s=%r is not a number; ignored", key, value)
+        return None
+    return number if math.isfinite(number) and number > 0 else None

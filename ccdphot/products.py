@@ -12,14 +12,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from astropy.io import fits
+from astropy.table import Table
 
-from ccdphot.errors import OutputError
+from ccdphot.errors import InputError, OutputError
 
 PHOTOMETRY_ECSV = "photometry.ecsv"
 PHOTOMETRY_TXT = "photometry.txt"
 RUN_JSON = "run.json"
 LOG_NAME = "ccdphot.log"
 WORK_DIR = "work"
+# Versions of the per-frame products' layout, read by every multi-frame feature.
+# Bump on any change a reader would notice; readers say which versions they accept.
+PHOTOMETRY_SCHEMA = 1  # photometry.ecsv: columns and meta keys (docs/products.rst)
+RUN_SCHEMA = 1  # run.json: keys
 
 PRODUCT_MODE = 0o644  # mkstemp creates 0600 files; products are for everyone to read
 
@@ -67,9 +72,39 @@ def _jsonable(value):
 
 
 def write_run_json(out_dir, record):
-    """Write the run record as ``run.json``."""
+    """Write the run record as ``run.json`` (with its ``schema`` version first)."""
+    record = {"schema": RUN_SCHEMA, **{k: v for k, v in record.items() if k != "schema"}}
     return write_text_atomic(Path(out_dir) / RUN_JSON,
                              json.dumps(record, indent=2, default=_jsonable) + "\n")
+
+
+def read_frame_products(result_dir, accept=(PHOTOMETRY_SCHEMA,)):
+    """(unified Table, run record) of one ``RESULTS/<frame>/`` folder, for multi-frame code.
+
+    Checks the schema versions against ``accept`` and raises
+    :class:`~ccdphot.errors.InputError` naming the folder when a product is
+    missing, unreadable or of a version this reader does not know.
+    """
+    result_dir = Path(result_dir)
+    try:
+        record = json.loads((result_dir / RUN_JSON).read_text())
+    except (OSError, ValueError) as err:
+        raise InputError(f"{result_dir}: no readable {RUN_JSON} ({err}); give a RESULTS/<frame> "
+                         "folder written by `ccdphot run`") from err
+    path = result_dir / PHOTOMETRY_ECSV
+    if not path.is_file():
+        raise InputError(f"{result_dir}: no {PHOTOMETRY_ECSV} (frame status: "
+                         f"{record.get('status', 'unknown')})")
+    try:
+        table = Table.read(path, format="ascii.ecsv")
+    except Exception as err:  # astropy raises several types for a damaged ECSV
+        raise InputError(f"{path}: unreadable ({type(err).__name__}: {err})") from err
+    version = table.meta.get("CCDPHOT_SCHEMA")
+    if version not in accept:
+        raise InputError(f"{path}: photometry schema {version!r} (ccdphot "
+                         f"{table.meta.get('CCDPHOT_VERSION', 'before 0.2')}); this version reads "
+                         f"schema {', '.join(map(str, accept))}: rerun `ccdphot run` on the frame")
+    return table, record
 
 
 def prepare_output(out_root, stem):

@@ -104,10 +104,18 @@ def probe_version(spec, argv):
 class ToolRegistry:
     """Resolves tools from a config and remembers which ones a run used."""
 
-    def __init__(self, config):
+    def __init__(self, config, _resolved=None):
         self.config = config
-        self._resolved = {}
+        self._resolved = {} if _resolved is None else _resolved
         self.used = {}
+
+    def for_frame(self):
+        """A registry for one frame: the same resolved tools, its own record of use.
+
+        Resolving (and the version probe) is done once per process; ``used`` is
+        per frame, so each frame's run.json lists exactly the tools it ran.
+        """
+        return ToolRegistry(self.config, _resolved=self._resolved)
 
     def names(self):
         return list(self.config["tools"])

@@ -15,6 +15,7 @@ References (no catalogue server is reachable here):
 
 import json
 import subprocess
+from types import SimpleNamespace
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +24,18 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
-from ccdphot.wrappers import ccmap, scamp
+from ccdphot.wrappers import astrometry_net, ccmap, scamp, wcstools
+from ccdphot.wrappers.base import Acceptance, SolutionResult, ToolRun
 
 import ccdphot
-from ccdphot import catalogs, wcsfit
+from ccdphot import catalogs
+from ccdphot.astrometry import wcsfit
 from ccdphot.astrometry.starmatch import Similarity, pattern_match
 from ccdphot.catalogs.cache import Region
 from ccdphot.config import load_config
-from ccdphot.errors import AstrometryError, OutputParseError
+from ccdphot.astrometry import guess
+from ccdphot.astrometry.solve import accept
+from ccdphot.errors import AstrometryError, OutputParseError, SolutionRejected
 from ccdphot.fitsio import celestial_wcs
 from ccdphot.frame.context import FrameContext
 from ccdphot.frame.steps import astrometry
@@ -230,13 +235,51 @@ def test_scamp_xml_parser_reads_recorded_report():
     assert report["chi2_ref"] == pytest.approx(0.0153821)
 
 
-def test_scamp_quality_check_rejects_a_thin_solution():
+def _solution(figures, n_matched, rms_arcsec, ngc6871_dir):
+    _, wcs = scamp.read_head(ngc6871_dir / "astrometry.head")  # 0.6125 arcsec/pix
+    return SolutionResult(figures=figures, run=ToolRun((), 0, "", "", 0.0), wcs=wcs,
+                          n_matched=n_matched, rms_arcsec=rms_arcsec)
+
+
+def _solver_jobs(acceptance):
+    """One job of each plate solver (inputs unused: only their check is called)."""
+    tool = SimpleNamespace(label="the solver")
+    return [scamp.Job(tool, ".", acceptance=acceptance, stars=None, header=None, wcs=None,
+                      reference=None),
+            ccmap.Job(tool, ".", acceptance=acceptance, xy=None, sky=None, shape=None),
+            wcstools.Job(tool, ".", acceptance=acceptance, image_name="", wcs=None,
+                         header=None, stars=None, reference=None),
+            astrometry_net.Job(tool, ".", acceptance=acceptance, xy=None, flux=None,
+                               shape=None, index_dir=".")]
+
+
+def test_every_solver_is_checked_the_same_way(ngc6871_dir):
+    """The solvers' own figures go through one Acceptance and one error type."""
     report = scamp.read_xml(SCAMP_XML)
-    scamp.check_quality(report, min_matches=8, max_sigma_arcsec=0.6)
-    with pytest.raises(AstrometryError, match="matched only 2054 reference stars"):
-        scamp.check_quality(report, min_matches=5000, max_sigma_arcsec=0.6)
-    with pytest.raises(AstrometryError, match="dispersion 0.021 arcsec exceeds"):
-        scamp.check_quality(report, min_matches=8, max_sigma_arcsec=0.01)
+    good = _solution(report, report["n_matched_ref"], max(report["sigma_ref_arcsec"]),
+                     ngc6871_dir)
+    for job in _solver_jobs(Acceptance(min_matches=8, max_rms_pix=1.0)):
+        job.check(good)
+    for job in _solver_jobs(Acceptance(min_matches=5000, max_rms_pix=1.0)):
+        with pytest.raises(SolutionRejected, match="solution rejected: 2054 stars matched, "
+                                                   r"fewer than \[astrometry\] "
+                                                   "min_matches=5000") as info:
+            job.check(good)
+        assert str(info.value).startswith(f"{job.label}: ")
+        assert info.value.figures["n_matched"] == 2054
+        assert info.value.figures["chi2_ref"] == report["chi2_ref"]
+    for job in _solver_jobs(Acceptance(min_matches=8, max_rms_pix=0.02)):
+        with pytest.raises(SolutionRejected, match=r"RMS 0\.021 arcsec over 2054 stars exceeds "
+                                                   r"\[astrometry\] max_rms_pix=0\.02 \(0\.012"):
+            job.check(good)
+
+
+def test_scamp_rejects_a_solution_without_a_finite_chi2(ngc6871_dir):
+    report = {**scamp.read_xml(SCAMP_XML), "chi2_ref": float("nan")}
+    job = _solver_jobs(Acceptance())[0]
+    with pytest.raises(SolutionRejected, match="the solver: solution rejected: SCAMP's "
+                                               "reference chi2 is nan"):
+        job.check(_solution(report, 2054, 0.02, ngc6871_dir))
 
 
 def test_ccmap_log_parser():
@@ -245,6 +288,27 @@ def test_ccmap_log_parser():
     assert ccmap.read_log_rms_text(text) == (0.0258, 0.0256)
     with pytest.raises(OutputParseError, match="no 'fit rms'"):
         ccmap.read_log_rms_text("Coordinate mapping status\n    XI fit failed.\n")
+
+
+def test_ccmap_residual_listing_counts_the_stars_kept(tmp_path):
+    listing = tmp_path / "ccmap_residuals.txt"
+    listing.write_text("# Input Coordinate Listing\n#     Column 1: X (pixels)\n\n"
+                       "   646.773    504.649  301:29:59.66  35:45:44.33  301:29:59.63  "
+                       "35:45:44.37   0.031 -0.040\n"
+                       "   577.385    666.505  301:29:07.80  35:47:23.73  INDEF  INDEF  "
+                       "INDEF  INDEF\n")
+    assert ccmap.count_fitted(listing) == 1
+
+
+def test_solve_field_correspondences_give_matches_and_rms(tmp_path):
+    dec = 45.0
+    offset_deg = np.array([0.0, 1.0, -2.0]) / 3600.0 / np.cos(np.radians(dec))
+    Table({"field_ra": 300.0 + offset_deg, "field_dec": np.full(3, dec),
+           "index_ra": np.full(3, 300.0), "index_dec": np.full(3, dec)}).write(
+        tmp_path / "corr.fits")
+    figures = astrometry_net.read_correspondences(tmp_path / "corr.fits")
+    assert figures["solve_field_n_matched"] == 3
+    assert figures["solve_field_rms_arcsec"] == pytest.approx(np.sqrt(5 / 3), abs=1e-3)
 
 
 def test_ccmap_calls_use_iraf_order_degree_plus_one():
@@ -281,34 +345,37 @@ def _context(tmp_path, header, **astrometry_cfg):
                         header=header, shape=(header["NAXIS2"], header["NAXIS1"]))
 
 
-def test_header_pointing_and_scale_from_real_headers(tmp_path, ngc6871_fits, shared_data):
+def test_header_pointing_and_scale_from_real_headers(ngc6871_fits, shared_data):
     keys = load_config()["astrometry"]["pointing_keys"]
-    ngc = _context(tmp_path, fits.getheader(ngc6871_fits))
-    pointing, source = astrometry.header_pointing(ngc, keys)
+    ngc = fits.getheader(ngc6871_fits)
+    pointing, source = guess.header_pointing(ngc, keys)
     assert source == "RA/DEC"
     assert pointing.ra.deg == pytest.approx(301.495833) and pointing.dec.deg == pytest.approx(
         35.776667)
-    assert astrometry.header_pixel_scale(ngc, ngc.config["astrometry"]) == (None, None)
-    skycam = _context(tmp_path, fits.getheader(shared_data / "skycamz" /
-                                               "z_e_20130610_210_1_1_1.fits"))
-    pointing, source = astrometry.header_pointing(skycam, keys)  # sexagesimal strings
+    assert guess.header_pixel_scale(ngc) == (None, None)
+    assert guess.header_pixel_scale(ngc, 0.6125) == (0.6125, "[astrometry] pixel_scale_arcsec")
+    skycam = fits.getheader(shared_data / "skycamz" / "z_e_20130610_210_1_1_1.fits")
+    pointing, source = guess.header_pointing(skycam, keys)  # sexagesimal strings
     assert source == "RA/DEC"
     assert pointing.ra.deg == pytest.approx(256.167463, abs=1e-5)
     assert pointing.dec.deg == pytest.approx(12.788429, abs=1e-5)
-    scale, key = astrometry.header_pixel_scale(skycam, skycam.config["astrometry"])
+    scale, key = guess.header_pixel_scale(skycam)
     assert key == "PIXSCALE" and scale == pytest.approx(3.5666776736)
-    panoptes = _context(tmp_path, fits.getheader(shared_data / "astrometry" / "unsolved.fits"))
-    pointing, source = astrometry.header_pointing(panoptes, keys)
+    panoptes = fits.getheader(shared_data / "astrometry" / "unsolved.fits")
+    pointing, source = guess.header_pointing(panoptes, keys)
     assert source == "RA-MNT/DEC-MNT" and pointing.ra.deg == pytest.approx(301.56439)
 
 
 def test_accept_rejects_few_matches_and_large_rms():
     cfg = load_config()["astrometry"]
-    astrometry.accept(wcsfit.FitQuality(500, 0.08, 0.07), 0.61, cfg, "scamp", "f.fits")
-    with pytest.raises(AstrometryError, match="5 stars matched, fewer than"):
-        astrometry.accept(wcsfit.FitQuality(5, 0.08, 0.07), 0.61, cfg, "scamp", "f.fits")
-    with pytest.raises(AstrometryError, match=r"RMS 0\.080/0\.900 arcsec .* exceeds"):
-        astrometry.accept(wcsfit.FitQuality(500, 0.08, 0.9), 0.61, cfg, "scamp", "f.fits")
+    accept(wcsfit.FitQuality(500, 0.08, 0.07), 0.61, cfg, "f.fits: scamp")
+    with pytest.raises(SolutionRejected, match="f.fits: scamp: solution rejected: 5 stars "
+                                               "matched, fewer than"):
+        accept(wcsfit.FitQuality(5, 0.08, 0.07), 0.61, cfg, "f.fits: scamp")
+    with pytest.raises(SolutionRejected, match=r"RMS 0\.900 arcsec over 500 stars exceeds") \
+            as info:
+        accept(wcsfit.FitQuality(500, 0.08, 0.9), 0.61, cfg, "f.fits: scamp")
+    assert info.value.figures["rms_dec_arcsec"] == 0.9
 
 
 # ---------------------------------------------------------------- NGC 6871

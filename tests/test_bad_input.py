@@ -168,3 +168,28 @@ def test_one_bad_frame_does_not_stop_the_others(tmp_path, frame_copy, ccdphot_cl
     assert done.returncode == 1
     assert "NGC6871: ok" in done.stdout
     assert (tmp_path / "R" / "NGC6871" / "photometry.ecsv").is_file()
+
+
+def test_missing_sextractor_config_option_file(tmp_path, frame_copy, ccdphot_cli):
+    done = ccdphot_cli("run", frame_copy, "--sextractor-config", tmp_path / "mine.sex",
+                       "--out", tmp_path / "R")
+    _check_failure(done, "--sextractor-config", "mine.sex: no such file")
+    assert not (tmp_path / "R").exists()
+
+
+@pytest.mark.requires_sextractor
+@pytest.mark.parametrize("option, phrases", [
+    ("detect.filter_name=typo.conv", ["[detect] filter_name = 'typo.conv' is neither"]),
+    ("detect.sextractor_config={sex}", ["my.sex line 2: FILTER_NAME gauss_9x9.conv: no such "
+                                        "file", "put the file beside my.sex"]),
+])
+def test_missing_sextractor_file_fails_the_detect_step(tmp_path, frame_copy, ccdphot_cli,
+                                                       option, phrases):
+    sex = tmp_path / "setup" / "my.sex"
+    sex.parent.mkdir()
+    sex.write_text("PARAMETERS_NAME my.param\nFILTER_NAME gauss_9x9.conv\n")
+    (sex.parent / "my.param").write_text("NUMBER\n")
+    done = ccdphot_cli("run", frame_copy, "--steps", "detect", "-o", option.format(sex=sex),
+                       "--out", tmp_path / "R")
+    _check_failure(done, *phrases)
+    _check_kept_products(tmp_path / "R" / "NGC6871", "detect")

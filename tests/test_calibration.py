@@ -16,14 +16,13 @@ from astropy.io import fits
 from astropy.stats import sigma_clipped_stats
 from ccdphot.wrappers import sextractor
 
+from ccdphot.calib.apply import apply_masters, shift_wcs_for_trim
 from ccdphot.calib.masters import (
     MASK_BAD,
     MASK_SATURATED,
-    apply_masters,
     make_masters,
     read_noise_from_biases,
     read_raw,
-    shift_wcs_for_trim,
 )
 from ccdphot.cli.main import main
 from ccdphot.config import load_config
@@ -176,7 +175,9 @@ def test_without_masters_nothing_is_faked(frame_copy, tmp_path):
 
 
 def test_sextractor_gets_the_weight_map(tmp_path):
-    sextractor.build(tmp_path, load_config()["detect"], 25.0, weight_image="weight.fits")
+    settings = sextractor.ccdphot_settings(load_config()["detect"], 25.0,
+                                           weight_image="weight.fits")
+    sextractor.Job(None, tmp_path, image_name="frame.fits", settings=settings).build()
     text = (tmp_path / sextractor.CONFIG_NAME).read_text()
     assert any(line.split()[:2] == ["WEIGHT_IMAGE", "weight.fits"] for line in text.splitlines())
     assert any(line.split()[:2] == ["WEIGHT_TYPE", "MAP_WEIGHT"] for line in text.splitlines())

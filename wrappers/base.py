@@ -1,13 +1,35 @@
-"""The wrapper contract shared by every external tool.
+"""The wrapper contract: every external tool is run as one small job object.
 
-*Build*, *run*, *parse*: a wrapper renders its parameter files from
-``default_params/<tool>/`` plus overrides into the frame's work directory
-(:func:`render_astromatic_config`, :func:`param_file`), runs the tool through
-:func:`run_tool` (plumbum, argv list, stdin closed, timeout, output into the
-log) and parses what the tool wrote with pure functions.
+A wrapper module defines one job class (a frozen dataclass built on
+:class:`ToolJob`), constructed as ``Job(tool, work_dir, **inputs)`` and run
+with ``job.run()``, which always goes the same way:
+
+1. the files the tool writes (``outputs``, ``optional_outputs``) are removed
+   from the work directory, so a stale file is never read as a fresh one;
+2. ``build()`` writes the tool's input and parameter files into the work
+   directory and returns its argument list (file names relative to it);
+3. ``execute(args)`` runs the tool through :func:`run_tool`, the one runner
+   (plumbum, argv list, stdin closed, timeout, output into the log); IRAF jobs
+   go through :func:`ccdphot.wrappers.pyraf.run_iraf`, itself a ``run_tool`` call;
+4. ``parse(run)`` reads what the tool wrote with the module's pure parsing
+   functions (tested on recorded outputs) into astropy objects;
+5. ``check(result)`` applies the tool's own quality figures; a plate solver's
+   result is checked by :class:`Acceptance`, which raises
+   :class:`~ccdphot.errors.SolutionRejected` (an ``AstrometryError``) with the
+   figures, whichever solver it was.
+
+Every job returns a :class:`ToolResult`: :class:`CatalogResult` (an astropy
+``Table``) or :class:`SolutionResult` (a celestial ``WCS``, the number of
+matched stars and the tool's own RMS), each with the tool's own figures (a
+JSON-ready dict for run.json) and the :class:`ToolRun`.
+
+Helpers shared by the AstrOmatic tools (SExtractor, SCAMP): parameter files
+shipped in ``default_params/<tool>/`` (:func:`param_file`) rendered with
+overrides by :func:`render_astromatic_config`.
 """
 
 import logging
+import math
 import re
 import shlex
 import subprocess
@@ -16,13 +38,16 @@ import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any, ClassVar
 
 from astropy.io import fits
+from astropy.table import Table
 from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs.utils import proj_plane_pixel_scales
 from plumbum import local
 from plumbum.commands.processes import ProcessTimedOut
 
-from ccdphot.errors import OutputParseError, ToolError, ToolTimeoutError
+from ccdphot.errors import OutputParseError, SolutionRejected, ToolError, ToolTimeoutError
 
 log = logging.getLogger(__name__)
 # Tool stdout/stderr lines: in the frame's ccdphot.log, not on the user's console.
@@ -114,6 +139,116 @@ def run_tool(tool, args, cwd, expect=(), timeout_s=None):
     log.info("%s finished in %.2f s", tool.label, seconds)
     return ToolRun(argv=argv, returncode=returncode, stdout=stdout, stderr=stderr,
                    seconds=seconds)
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What every job returns: the tool's own figures (JSON-ready) and its run."""
+
+    figures: dict
+    run: ToolRun
+
+
+@dataclass(frozen=True)
+class CatalogResult(ToolResult):
+    """A catalogue the tool measured, with units and the tool's figures in meta."""
+
+    table: Table
+
+
+@dataclass(frozen=True)
+class SolutionResult(ToolResult):
+    """A plate solution: the celestial WCS, how many stars it matched and the
+    tool's own residual figure in arcsec (``rms_arcsec``: the larger of the RA
+    and Dec RMS where the tool gives both, else its one residual figure)."""
+
+    wcs: WCS
+    n_matched: int
+    rms_arcsec: float
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """What a plate solution must meet (``[astrometry] min_matches, max_rms_pix``)."""
+
+    min_matches: int = 1
+    max_rms_pix: float = math.inf
+
+    def check(self, label, n_matched, rms_arcsec, pixel_scale_arcsec, figures=None):
+        """Raise :class:`SolutionRejected` naming ``label`` when a threshold is missed."""
+        figures = {"n_matched": n_matched, "rms_arcsec": rms_arcsec, **(figures or {})}
+        if n_matched < self.min_matches:
+            raise SolutionRejected(label, f"{n_matched} stars matched, fewer than "
+                                   f"[astrometry] min_matches={self.min_matches}", figures)
+        limit = self.max_rms_pix * pixel_scale_arcsec
+        if not math.isfinite(rms_arcsec) or rms_arcsec > limit:
+            raise SolutionRejected(
+                label, f"RMS {rms_arcsec:.3f} arcsec over {n_matched} stars exceeds "
+                f"[astrometry] max_rms_pix={self.max_rms_pix:g} ({limit:.3f} arcsec)", figures)
+
+
+@dataclass(frozen=True)
+class ToolJob:
+    """One run of one tool in ``work_dir``: build -> execute -> parse -> check.
+
+    Subclasses add their inputs as keyword-only fields and implement
+    :meth:`build` and :meth:`parse`; ``outputs`` lists the files the tool must
+    write, ``optional_outputs`` those it may write (both removed before the run).
+    """
+
+    tool: Any  # a ccdphot.tools.ResolvedTool
+    work_dir: Path
+    outputs: ClassVar[tuple] = ()
+    optional_outputs: ClassVar[tuple] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "work_dir", Path(self.work_dir))
+
+    def run(self):
+        """Run the job; returns its :class:`ToolResult`."""
+        for name in (*self.outputs, *self.optional_outputs):
+            self.path(name).unlink(missing_ok=True)
+        result = self.parse(self.execute(self.build()))
+        self.check(result)
+        return result
+
+    @property
+    def label(self):
+        """How log lines and errors name the job: the tool's label."""
+        return self.tool.label
+
+    def path(self, name):
+        """A file of the work directory."""
+        return self.work_dir / name
+
+    def build(self):
+        """Write the input files; return the tool's arguments."""
+        raise NotImplementedError
+
+    def execute(self, args):
+        """Run the tool (through :func:`run_tool`); returns the :class:`ToolRun`."""
+        return run_tool(self.tool, args, cwd=self.work_dir, expect=self.outputs)
+
+    def parse(self, run):
+        """Read the outputs into a :class:`ToolResult` (pure parsing functions)."""
+        raise NotImplementedError
+
+    def check(self, result):
+        """Refuse a result the tool's own figures reject (none to check by default)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SolutionJob(ToolJob):
+    """A plate solver's job: its :class:`SolutionResult` is checked by ``acceptance``."""
+
+    acceptance: Acceptance = Acceptance()
+
+    def check(self, result):
+        log.info("%s: %d stars matched, RMS %.3f arcsec", self.label, result.n_matched,
+                 result.rms_arcsec)
+        scale = float(proj_plane_pixel_scales(result.wcs.celestial).mean() * 3600.0)
+        self.acceptance.check(self.label, result.n_matched, result.rms_arcsec, scale,
+                              result.figures)
 
 
 def param_file(tool_dir, name):

@@ -1,11 +1,12 @@
 """IRAF DAOPHOT (noao.digiphot.daophot) through PyRAF: task calls, running, outputs.
 
-*Build*: :func:`pset_calls` sets the six parameter sets (their values are
-decided by :mod:`ccdphot.daophot.psets`), :func:`phot_call`, :func:`psf_call`,
-... build the task calls, :func:`write_coords` and :func:`write_pst` their
-input lists. *Run*: :func:`run` sends the calls as one job to the PyRAF worker
-(:func:`ccdphot.wrappers.pyraf.run_iraf`, through the one runner), the
-parameter sets first. *Parse*: :func:`read_iraf_daophot` reads IRAF's text
+A :class:`Job` (:mod:`ccdphot.wrappers.base`) runs a list of task calls as
+one PyRAF job. *Build*: :func:`pset_calls` sets the six parameter sets (their
+values are decided by :mod:`ccdphot.daophot.psets`), :func:`phot_call`,
+:func:`psf_call`, ... build the task calls, :func:`write_coords` and
+:func:`write_pst` their input lists. *Execute*: the calls go as one job to the
+PyRAF worker (:func:`ccdphot.wrappers.pyraf.run_iraf`, through the one
+runner), the parameter sets first. *Parse*: :func:`read_iraf_daophot` reads IRAF's text
 outputs (daofind coo, phot mag, pstselect pst, psf psg, nstar nst, allstar
 als) with astropy's ``daophot`` format into the column names of the DAOPHOT II
 readers (:mod:`ccdphot.daophot.daophot2_files`); :func:`read_psf_log`,
@@ -19,6 +20,7 @@ callers keep that order to map IDs back to their own star numbers.
 import logging
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,7 @@ from astropy import units as u
 from astropy.io import ascii as astropy_ascii
 from astropy.io import fits
 from astropy.table import MaskedColumn, Table
+from ccdphot.wrappers.base import CatalogResult, ToolJob, ToolResult
 from ccdphot.wrappers.pyraf import IrafCall, run_iraf
 
 from ccdphot.errors import OutputParseError, ToolError
@@ -133,24 +136,50 @@ def write_pst(path, ids, x_pix, y_pix, mags, skies):
 # Run
 
 
-def run(tool, work_dir, job, psets, calls, expect=(), task_params=None):
-    """Run ``calls`` after setting ``psets``, as one PyRAF job in ``work_dir``.
+@dataclass(frozen=True, kw_only=True)
+class Job(ToolJob):
+    """IRAF DAOPHOT task ``calls`` run as one PyRAF job ``name`` in ``work_dir``.
 
-    ``task_params`` ({task: {pset: {param: value}}}) overrides parameters for
-    the calls of one task only (e.g. a legacy PSF fitting radius that differs
-    from ALLSTAR's); the job's own values are restored after such a call.
+    *Build*: the parameter sets ``psets`` are set first; ``task_params``
+    ({task: {pset: {param: value}}}) overrides parameters for the calls of one
+    task only (e.g. a legacy PSF fitting radius that differs from ALLSTAR's),
+    the job's own values being restored after such a call. *Execute*: one
+    :func:`run_iraf` call; ``expect`` lists the files the calls must write
+    (each call deletes its own outputs first: DAOPHOT never overwrites).
+    *Parse*: a :class:`CatalogResult` of the IRAF text output ``catalog`` when
+    given, else a :class:`ToolResult`; figures: the job, its tasks, IRAF's seconds.
     """
-    sequence = pset_calls(psets)
-    for call in calls:
-        special = (task_params or {}).get(call.task)
-        if not special:
+
+    name: str
+    psets: dict
+    calls: tuple
+    expect: tuple = ()
+    catalog: str = ""
+    task_params: dict = None
+
+    def build(self):
+        sequence = pset_calls(self.psets)
+        for call in self.calls:
+            special = (self.task_params or {}).get(call.task)
+            if not special:
+                sequence.append(call)
+                continue
+            sequence += pset_calls({pset: {**self.psets[pset], **params}
+                                    for pset, params in special.items()})
             sequence.append(call)
-            continue
-        sequence += pset_calls({pset: {**psets[pset], **params}
-                                for pset, params in special.items()})
-        sequence.append(call)
-        sequence += pset_calls({pset: psets[pset] for pset in special})
-    return run_iraf(tool, sequence, work_dir, job, expect=expect)
+            sequence += pset_calls({pset: self.psets[pset] for pset in special})
+        return sequence
+
+    def execute(self, args):
+        return run_iraf(self.tool, args, self.work_dir, self.name, expect=self.expect)
+
+    def parse(self, run):
+        figures = {"job": self.name, "tasks": [call.task for call in self.calls],
+                   "seconds_iraf": round(run.seconds, 2)}
+        if self.catalog:
+            return CatalogResult(figures=figures, run=run,
+                                 table=read_iraf_daophot(self.path(self.catalog)))
+        return ToolResult(figures=figures, run=run)
 
 
 # --------------------------------------------------------------------------

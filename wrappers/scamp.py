@@ -1,28 +1,36 @@
 """SCAMP: refine a frame's WCS against a local reference catalogue (TPV distortion).
 
-*Build* writes the detection list as a FITS_LDAC catalogue whose image header
-carries the initial WCS, the reference catalogue (written by the catalogue
-layer) and the configuration (``default_params/scamp/ccdphot.scamp``: offline
-``ASTREF_CATALOG FILE``, no check-plots, XML report on). *Run* calls SCAMP with
-relative file names. *Parse* reads the ``.head`` output (ASCII cards, maybe
-non-ASCII bytes; TPV written as ``RA---TAN`` + ``PV``) into a WCS and the XML
-report into SCAMP's own quality figures, which are checked before the
-solution is accepted.
+A :class:`Job` (:mod:`ccdphot.wrappers.base`). *Build* writes the detection
+list as a FITS_LDAC catalogue whose image header carries the initial WCS, the
+reference catalogue (written by the catalogue layer) and the configuration
+(``default_params/scamp/ccdphot.scamp``: offline ``ASTREF_CATALOG FILE``, no
+check-plots, XML report on). *Parse* reads the ``.head`` output (ASCII cards,
+maybe non-ASCII bytes; TPV written as ``RA---TAN`` + ``PV``) into a WCS and the
+XML report into SCAMP's own quality figures; *check* refuses a solution whose
+reference matches, dispersion or chi2 miss the thresholds.
 """
 
 import logging
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 from astropy.io import fits
 from astropy.io.votable import parse as parse_votable
+from astropy.table import Table
 from astropy.wcs import WCS, FITSFixedWarning
-from ccdphot.wrappers.base import param_file, render_astromatic_config, run_tool
+from ccdphot.wrappers.base import (
+    SolutionJob,
+    SolutionResult,
+    param_file,
+    render_astromatic_config,
+)
 
 from ccdphot.astrometry.wcsfit import replace_wcs
 from ccdphot.catalogs.writers import ldac_imhead, write_scamp_reference
-from ccdphot.errors import AstrometryError, OutputParseError, ToolError
+from ccdphot.errors import OutputParseError, SolutionRejected
 
 log = logging.getLogger(__name__)
 
@@ -95,20 +103,51 @@ def blank_imhead_padding(path):
         handle.write(block.replace(b"\0", b" "))
 
 
-def build(work_dir, stars, header, wcs, distort_degrees=3, crossid_radius_arcsec=3.0):
-    """Write the SCAMP configuration and detection catalogue into ``work_dir``."""
-    work_dir = Path(work_dir)
-    for name in (CATALOG_NAME, HEAD_NAME, XML_NAME):
-        (work_dir / name).unlink(missing_ok=True)
-    detection_hdus(stars, header, wcs).writeto(work_dir / CATALOG_NAME, overwrite=True)
-    blank_imhead_padding(work_dir / CATALOG_NAME)
-    render_astromatic_config(param_file(TOOL, CONFIG_NAME), {
-        "ASTREFCAT_NAME": REFERENCE_NAME,
-        "DISTORT_DEGREES": int(distort_degrees),
-        "CROSSID_RADIUS": float(crossid_radius_arcsec),
-        "XML_NAME": XML_NAME,
-    }, work_dir / CONFIG_NAME)
-    return CONFIG_NAME
+@dataclass(frozen=True, kw_only=True)
+class Job(SolutionJob):
+    """SCAMP from the initial ``wcs`` against ``reference`` (a catalogue-schema Table).
+
+    ``stars`` are the usable detections (see :func:`detection_hdus`); ``band``
+    the reference magnitude written for SCAMP. Besides ``acceptance``, the
+    solution is rejected when SCAMP's reference chi2 is not a finite number.
+    """
+
+    stars: Table
+    header: fits.Header
+    wcs: WCS
+    reference: Table
+    band: Optional[str] = None
+    distort_degrees: int = 3
+    crossid_radius_arcsec: float = 3.0
+    outputs = (HEAD_NAME, XML_NAME)
+
+    def build(self):
+        write_scamp_reference(self.reference, self.path(REFERENCE_NAME), band=self.band)
+        detection_hdus(self.stars, self.header, self.wcs).writeto(self.path(CATALOG_NAME),
+                                                                  overwrite=True)
+        blank_imhead_padding(self.path(CATALOG_NAME))
+        render_astromatic_config(param_file(TOOL, CONFIG_NAME), {
+            "ASTREFCAT_NAME": REFERENCE_NAME,
+            "DISTORT_DEGREES": int(self.distort_degrees),
+            "CROSSID_RADIUS": float(self.crossid_radius_arcsec),
+            "XML_NAME": XML_NAME,
+        }, self.path(CONFIG_NAME))
+        return [CATALOG_NAME, "-c", CONFIG_NAME]
+
+    def parse(self, run):
+        _, wcs = read_head(self.path(HEAD_NAME))
+        figures = {**read_xml(self.path(XML_NAME)), "distort_degrees": int(self.distort_degrees)}
+        log.info("SCAMP: dispersion %s arcsec (two axes), chi2 %.4g",
+                 "/".join(f"{s:.3f}" for s in figures["sigma_ref_arcsec"]), figures["chi2_ref"])
+        return SolutionResult(figures=figures, run=run, wcs=wcs,
+                              n_matched=figures["n_matched_ref"],
+                              rms_arcsec=max(figures["sigma_ref_arcsec"]))
+
+    def check(self, result):
+        super().check(result)
+        if not np.isfinite(result.figures["chi2_ref"]):
+            raise SolutionRejected(self.label, "SCAMP's reference chi2 is "
+                                   f"{result.figures['chi2_ref']}", result.figures)
 
 
 def read_head(path):
@@ -181,41 +220,3 @@ def _table_named(votable, name):
         if resource.name == name or resource.ID == name:
             return resource.to_table(use_names_over_ids=True)
     raise KeyError(f"no '{name}' table")
-
-
-def check_quality(figures, min_matches, max_sigma_arcsec, label="SCAMP"):
-    """Raise :class:`AstrometryError` when SCAMP's own figures reject the solution."""
-    if figures["n_matched_ref"] < min_matches:
-        raise AstrometryError(f"{label}: matched only {figures['n_matched_ref']} reference "
-                              f"stars (at least {min_matches} needed); solution rejected")
-    sigma = max(figures["sigma_ref_arcsec"])
-    if not np.isfinite(sigma) or sigma > max_sigma_arcsec:
-        raise AstrometryError(f"{label}: reference dispersion {sigma:.3f} arcsec exceeds "
-                              f"{max_sigma_arcsec:.3f} arcsec; solution rejected")
-
-
-def run(tool, work_dir, stars, header, wcs, **build_args):
-    """Run SCAMP on ``stars`` (reference already in ``work_dir``); (wcs, figures)."""
-    work_dir = Path(work_dir)
-    if not (work_dir / REFERENCE_NAME).is_file():
-        raise ToolError(tool.label, f"reference catalogue {REFERENCE_NAME} missing in the "
-                        "work directory")
-    config = build(work_dir, stars, header, wcs, **build_args)
-    run_tool(tool, [CATALOG_NAME, "-c", config], cwd=work_dir, expect=[HEAD_NAME, XML_NAME])
-    _, solution = read_head(work_dir / HEAD_NAME)
-    figures = read_xml(work_dir / XML_NAME)
-    log.info("SCAMP: %d reference matches, dispersion %s arcsec, chi2 %.2f",
-             figures["n_matched_ref"], "/".join(f"{s:.3f}" for s in figures["sigma_ref_arcsec"]),
-             figures["chi2_ref"])
-    return solution, figures
-
-
-def solve(tool, stars, reference, wcs, header, work_dir, distort_degrees, match_radius_arcsec,
-          min_matches, max_sigma_arcsec, band):
-    """Write the reference (catalogue layer), run SCAMP, check its figures; (wcs, figures)."""
-    write_scamp_reference(reference, Path(work_dir) / REFERENCE_NAME, band=band)
-    solution, figures = run(tool, work_dir, stars, header, wcs, distort_degrees=distort_degrees,
-                            crossid_radius_arcsec=match_radius_arcsec)
-    check_quality(figures, min_matches, max_sigma_arcsec, tool.label)
-    return solution, {**figures, "distort_degrees": int(distort_degrees)}
-

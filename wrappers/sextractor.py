@@ -1,23 +1,40 @@
 """SExtractor (``source-extractor``): detection list, MAG_AUTO, FWHM, background.
 
-*Build* writes the .sex/.param/filter files into the work directory, *run*
-calls the tool with file names relative to it, *parse* reads the FITS_LDAC
-catalogue into an astropy Table with units and the tool's own background and
-threshold figures in ``meta``.
+One :class:`Job` serves ccdphot's own setup and an observer's: a ``.sex``
+file (``default_params/sextractor/ccdphot.sex`` or the user's
+``[detect] sextractor_config``) with the parameter, filter and neural-network
+files it names, found beside it as SExtractor itself would find them when run
+in the ``.sex`` file's directory. *Build* copies those files into the work
+directory, appends to the ``.param`` list the columns ccdphot measures with
+(:data:`OWN_PARAMS`, those it lacks) and renders the ``.sex`` with only what
+ccdphot needs set: the FITS_LDAC catalogue name and type, the copied file
+names, and the ``settings`` the caller gives (for ccdphot's own setup, the
+``[detect]`` values and the frame's gain, saturation and pixel scale, see
+:func:`ccdphot_settings`). *Parse* reads the catalogue into an astropy Table
+with units and SExtractor's own background and threshold figures in ``meta``.
 """
 
 import logging
+import re
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping, Optional
 
 import numpy as np
 from astropy import units as u
 from astropy.io import fits
 from astropy.stats import sigma_clipped_stats
 from astropy.table import Table
-from ccdphot.wrappers.base import param_file, render_astromatic_config, run_tool
+from ccdphot.wrappers.base import (
+    CatalogResult,
+    ToolJob,
+    format_astromatic_value,
+    param_file,
+    render_astromatic_config,
+)
 
-from ccdphot.errors import OutputParseError
+from ccdphot.errors import ConfigError, OutputParseError
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +42,17 @@ TOOL = "sextractor"
 CATALOG_NAME = "detections.ldac"
 CONFIG_NAME = "ccdphot.sex"
 PARAMS_NAME = "ccdphot.param"
+SHIPPED_CONFIG = param_file(TOOL, CONFIG_NAME)
+# The output columns ccdphot measures with (detection list, seeing, astrometry, PSF stars).
+OWN_PARAMS = param_file(TOOL, PARAMS_NAME)
+UNDEFINED_MAG = 99.0  # SExtractor's magnitude of a source without a positive flux
+
+# Input files a .sex file names: SExtractor's name when the key is absent, and
+# the name of the copy in the work directory when the original's is not plain.
+_INPUT_FILES = {"PARAMETERS_NAME": ("default.param", "user.param"),
+                "FILTER_NAME": ("default.conv", "filter.conv"),
+                "STARNNW_NAME": ("default.nnw", "starnnw.nnw")}
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
 
 # Figures SExtractor writes into the LDAC image header, as meta keys with units.
 _IMHEAD_FIGURES = {
@@ -38,6 +66,127 @@ _IMHEAD_FIGURES = {
 }
 
 
+@dataclass(frozen=True, kw_only=True)
+class Job(ToolJob):
+    """SExtractor on ``image_name`` (a plain file name in the work directory).
+
+    ``config_file`` is the ``.sex`` file to honour (ccdphot's own by default);
+    ``settings`` (KEY -> value) are applied over it.
+    """
+
+    image_name: str
+    config_file: Optional[Path] = None
+    settings: Mapping = field(default_factory=dict)
+    outputs = (CATALOG_NAME,)
+
+    def build(self):
+        config = _SexFile.read(Path(self.config_file or SHIPPED_CONFIG), self.settings)
+        own = parameter_names(OWN_PARAMS.read_text())
+        merged = merged_parameters(parameter_text(config.input("PARAMETERS_NAME")), own)
+        self.path(PARAMS_NAME).write_text(merged)
+        copies = {"PARAMETERS_NAME": PARAMS_NAME}
+        if config.values.get("FILTER", "Y").upper().startswith("Y"):
+            copies["FILTER_NAME"] = self._copy(config.input("FILTER_NAME"), "FILTER_NAME")
+        if "CLASS_STAR" in parameter_names(merged):
+            copies["STARNNW_NAME"] = self._copy(config.input("STARNNW_NAME"), "STARNNW_NAME")
+        render_astromatic_config(config.path, {**self.settings, **copies,
+                                               "CATALOG_NAME": CATALOG_NAME,
+                                               "CATALOG_TYPE": "FITS_LDAC"},
+                                 self.path(CONFIG_NAME))
+        return [self.image_name, "-c", CONFIG_NAME]
+
+    def _copy(self, source, key):
+        """Copy an input file into the work directory; returns the copy's name."""
+        name = source.name if _PLAIN_NAME.match(source.name) else _INPUT_FILES[key][1]
+        shutil.copyfile(source, self.path(name))
+        return name
+
+    def parse(self, run):
+        table = read_catalog(self.path(CATALOG_NAME))
+        table.meta["tool"] = {"name": self.tool.label, "version": self.tool.version,
+                              "argv": list(run.argv)}
+        settings = {key: value for key, (value, _) in read_config(self.path(CONFIG_NAME)).items()}
+        figures = {name: table.meta[name] for name, _ in _IMHEAD_FIGURES.values()
+                   if name in table.meta}
+        figures["aperture_diameters_pix"] = [
+            float(v) for v in settings.get("PHOT_APERTURES", "5").replace(",", " ").split()]
+        return CatalogResult(figures=figures, run=run, table=table)
+
+
+@dataclass(frozen=True)
+class _SexFile:
+    """A .sex file with ``settings`` applied: values and where each came from."""
+
+    path: Path
+    values: dict
+    origins: dict
+
+    @classmethod
+    def read(cls, path, settings):
+        given = read_config(path)
+        values = {key: value for key, (value, _) in given.items()}
+        origins = {key: f"{path.name} line {number}" for key, (_, number) in given.items()}
+        for key, value in settings.items():
+            values[key.upper()] = format_astromatic_value(value)
+            origins[key.upper()] = "ccdphot's [detect] configuration"
+        return cls(path, values, origins)
+
+    def input(self, key):
+        """The file ``key`` names, relative to the .sex file; ConfigError when missing."""
+        value = self.values.get(key, _INPUT_FILES[key][0])
+        path = Path(value).expanduser()
+        path = path if path.is_absolute() else self.path.parent / path
+        if path.is_file():
+            return path
+        origin = self.origins.get(key, f"{self.path.name} (no {key} line: SExtractor's default)")
+        raise ConfigError(f"{origin}: {key} {value}: no such file {path}; put the file "
+                          f"beside {self.path.name} or correct the name")
+
+
+def read_config(path):
+    """An AstrOmatic configuration file as {KEY: (value text, line number)} (pure)."""
+    path = Path(path)
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the SExtractor configuration "
+                          f"({err.strerror or err})") from err
+    settings = {}
+    for number, line in enumerate(lines, start=1):
+        fields = line.split("#", 1)[0].split(None, 1)
+        if fields:
+            settings[fields[0].upper()] = (fields[1].strip() if len(fields) > 1 else "", number)
+    return settings
+
+
+def parameter_text(path):
+    """The text of a ``.param`` file (a ConfigError naming it when unreadable)."""
+    try:
+        return Path(path).read_text(errors="replace")
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the SExtractor parameter list "
+                          f"({err.strerror or err})") from err
+
+
+def parameter_names(text):
+    """Output column names of a ``.param`` text, without vector sizes (``MAG_APER(3)``)."""
+    names = []
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if fields:
+            names.append(fields[0].split("(", 1)[0].upper())
+    return names
+
+
+def merged_parameters(text, own_names):
+    """The ``.param`` ``text`` as given, then the ``own_names`` it does not list."""
+    missing = [name for name in own_names if name not in set(parameter_names(text))]
+    if not missing:
+        return text
+    return (text.rstrip("\n") + "\n# added by ccdphot: the columns it measures with\n"
+            + "\n".join(missing) + "\n")
+
+
 def _filter_source(name):
     """The detection filter: a file shipped in default_params/sextractor or a path."""
     shipped = param_file(TOOL, name)
@@ -45,30 +194,22 @@ def _filter_source(name):
         return shipped
     path = Path(name).expanduser()
     if path.is_file():
-        return path
-    raise FileNotFoundError(
-        f"SExtractor filter '{name}' is neither shipped with ccdphot nor an existing file; "
-        "set [detect] filter_name to a .conv file")
+        return path.resolve()
+    raise ConfigError(f"[detect] filter_name = {name!r} is neither shipped with ccdphot nor an "
+                      "existing file; give a .conv file")
 
 
-def build(work_dir, detect, zero_point_mag, gain_e_per_adu=None, saturate_adu=None,
-          pixel_scale_arcsec=None, weight_image=None):
-    """Write the SExtractor parameter files into ``work_dir``; return their names.
+def ccdphot_settings(detect, zero_point_mag, gain_e_per_adu=None, saturate_adu=None,
+                     pixel_scale_arcsec=None, weight_image=None):
+    """SExtractor keys for ccdphot's own setup, from the ``[detect]`` table.
 
-    ``detect`` is the ``[detect]`` config table. Frame values (gain, saturation
-    level, pixel scale) are passed per call, never kept between frames.
-    ``weight_image`` names a weight map in ``work_dir`` (0 = bad pixel), e.g.
-    the calibrate step's ``weight.fits``.
+    Frame values (gain, saturation level, pixel scale) are passed per call,
+    never kept between frames. ``weight_image`` names a weight map in the work
+    directory (0 = bad pixel), e.g. the calibrate step's ``weight.fits``.
+    ``[detect.sextractor]`` overrides come last.
     """
-    work_dir = Path(work_dir)
-    filter_src = _filter_source(detect["filter_name"])
-    shutil.copyfile(filter_src, work_dir / filter_src.name)
-    shutil.copyfile(param_file(TOOL, PARAMS_NAME), work_dir / PARAMS_NAME)
     settings = {
-        "CATALOG_NAME": CATALOG_NAME,
-        "CATALOG_TYPE": "FITS_LDAC",
-        "PARAMETERS_NAME": PARAMS_NAME,
-        "FILTER_NAME": filter_src.name,
+        "FILTER_NAME": str(_filter_source(detect["filter_name"])),
         "DETECT_THRESH": detect["detect_thresh_sigma"],
         "ANALYSIS_THRESH": detect["detect_thresh_sigma"],
         "DETECT_MINAREA": detect["detect_minarea_pix"],
@@ -84,23 +225,7 @@ def build(work_dir, detect, zero_point_mag, gain_e_per_adu=None, saturate_adu=No
     if weight_image:
         settings.update(WEIGHT_IMAGE=weight_image, WEIGHT_TYPE="MAP_WEIGHT")
     settings.update(detect.get("sextractor", {}))
-    render_astromatic_config(param_file(TOOL, CONFIG_NAME), settings, work_dir / CONFIG_NAME)
-    return CONFIG_NAME
-
-
-def run(tool, image_name, work_dir, **build_args):
-    """Run SExtractor on ``image_name`` (a plain file name inside ``work_dir``).
-
-    Returns the parsed catalogue (see :func:`read_catalog`).
-    """
-    config_name = build(work_dir, **build_args)
-    catalog = Path(work_dir) / CATALOG_NAME
-    catalog.unlink(missing_ok=True)
-    run_tool(tool, [image_name, "-c", config_name], cwd=work_dir, expect=[CATALOG_NAME])
-    table = read_catalog(catalog)
-    table.meta["tool"] = {"name": tool.label, "version": tool.version,
-                          "argv": [*tool.argv, image_name, "-c", config_name]}
-    return table
+    return settings
 
 
 def _imhead(hdul):
@@ -130,6 +255,28 @@ def read_catalog(path):
     for key, (name, _) in _IMHEAD_FIGURES.items():
         if key in header:
             table.meta[name] = header[key]
+    return table
+
+
+def on_zero_point(table, zero_point_mag):
+    """``table`` with its magnitudes moved to ``zero_point_mag`` (a copy when they move).
+
+    A user's configuration may measure with another MAG_ZEROPOINT (recorded in
+    ``meta["zero_point_mag"]``); every MAG_* column (not the errors) is moved by
+    the difference, except SExtractor's undefined 99.0.
+    """
+    offset = zero_point_mag - float(table.meta.get("zero_point_mag", zero_point_mag))
+    if offset == 0:
+        return table
+    table = table.copy()
+    for name in table.colnames:
+        if name.startswith("MAG_"):
+            values = np.asarray(table[name], float)
+            table[name] = np.where(values < UNDEFINED_MAG - 1, values + offset, values)
+            table[name].unit = u.mag
+    table.meta["zero_point_mag"] = zero_point_mag
+    log.info("SExtractor magnitudes moved by %+.4f mag onto the zero point %.4f mag",
+             offset, zero_point_mag)
     return table
 
 

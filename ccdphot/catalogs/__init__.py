@@ -19,6 +19,7 @@ from astropy import units as u
 from astropy.coordinates import Angle, SkyCoord
 from astropy.time import Time
 
+from ccdphot.catalogs import network
 from ccdphot.catalogs.cache import MARGIN, CatalogCache, Region
 from ccdphot.catalogs.schema import BANDS, POSITION_NAMES, error_name, propagate, within
 from ccdphot.catalogs.sources import (
@@ -28,6 +29,7 @@ from ccdphot.catalogs.sources import (
     read_catalog_file,
     read_gaia_catalog,
     standardise_vizier,
+    vizier_host,
     vizier_request,
 )
 from ccdphot.catalogs.writers import write_scamp_reference, write_text_list
@@ -186,6 +188,10 @@ def _fetch_with_retries(spec, region, settings):
     if failed_at is not None and time.monotonic() - failed_at < hold_s:
         raise _Unavailable(f"{server} failed every retry {time.monotonic() - failed_at:.0f} s "
                            f"ago; not asked again for {hold_s:g} s", benign=True)
+    host = vizier_host()
+    if not network.reachable(host, settings["probe_timeout_s"], hold_s):
+        raise _Unavailable(f"no network: cannot connect to {host} (one "
+                           f"{settings['probe_timeout_s']:g} s probe); not asked", benign=True)
     attempts = int(settings["retries"]) + 1
     last = None
     for attempt in range(attempts):

@@ -18,6 +18,7 @@ from astropy.io.votable import parse as parse_votable
 from astropy.io.votable.exceptions import VOWarning
 from astropy.table import Table
 
+from ccdphot.catalogs import layouts
 from ccdphot.catalogs.schema import BANDS, error_name, standardise, within
 from ccdphot.errors import CatalogError
 
@@ -78,6 +79,13 @@ VIZIER_CATALOGS = {
 }
 GAIA_CATALOG = "gaia_catalog"
 REFCAT = "refcat"
+
+
+def vizier_host():
+    """The VizieR server astroquery is configured to ask (``astroquery.vizier.conf.server``)."""
+    from astroquery.vizier import conf
+
+    return conf.server
 
 
 def vizier_request(spec, center, radius, faint_limit_mag, timeout_s, max_rows):
@@ -214,8 +222,9 @@ def _band_synonyms(band):
     return mags, errors
 
 
-def column_mapping(colnames, overrides=None):
-    """Schema name -> file column for a local table: ``overrides`` first, then synonyms.
+def column_mapping(colnames, overrides=None, layout=None):
+    """Schema name -> file column for a local table: ``overrides`` first, then the
+    known ``layout`` of the file (:mod:`ccdphot.catalogs.layouts`), then synonyms.
 
     ``overrides`` is ``[catalogs.columns]`` (schema name = file column).
     """
@@ -232,9 +241,14 @@ def column_mapping(colnames, overrides=None):
     for band in BANDS:
         mags, errors = _band_synonyms(band)
         candidates[band], candidates[error_name(band)] = mags, errors
+    known = dict(layout.columns) if layout is not None else {}
     for name, names in candidates.items():
         if name in overrides:
             mapping[name] = overrides[name]
+            continue
+        if name in known:
+            if known[name] in present:
+                mapping[name] = known[name]
             continue
         found = next((c for c in names if c in present), None)
         if found is not None:
@@ -271,7 +285,10 @@ def read_catalog_file(path, column_overrides=None, name=None):
     except Exception as err:  # astropy readers raise many types for a bad file
         raise CatalogError(f"cannot read catalogue file {path} as ECSV, CSV, FITS or "
                            f"FITS_LDAC ({type(err).__name__}: {err})") from err
-    mapping = column_mapping(raw.colnames, column_overrides)
+    layout = layouts.detect(raw.colnames)
+    if layout is not None:
+        raw = layouts.add_flux_errors(raw, layout)
+    mapping = column_mapping(raw.colnames, column_overrides, layout)
     missing = [c for c in ("ra", "dec") if c not in mapping or mapping[c] not in raw.colnames]
     if missing:
         raise CatalogError(f"catalogue file {path} has no {' or '.join(missing)} column "
@@ -281,7 +298,11 @@ def read_catalog_file(path, column_overrides=None, name=None):
     if absent:
         raise CatalogError(f"catalogue file {path}: [catalogs.columns] maps "
                            f"{', '.join(absent)} but the file has no such column")
-    table = standardise(raw, mapping, label, path)
+    error_unit = layout.error_unit if layout is not None else u.mas
+    table = standardise(raw, mapping, label, path, error_unit=error_unit)
+    table.meta["layout"] = layout.name if layout is not None else "generic"
+    if layout is not None:
+        log.info("catalogue file %s read as %s", path, layout.title)
     if not any(band in table.colnames for band in BANDS):
         log.warning("catalogue file %s has no magnitude column the schema knows (%s): usable "
                     "for astrometry only", path, ", ".join(BANDS))

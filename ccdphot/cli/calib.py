@@ -7,7 +7,8 @@ as CCDPhotError and printed there as one line.
 import sys
 from pathlib import Path
 
-from ccdphot.calib.masters import apply_masters, make_masters
+from ccdphot.calib.apply import apply_masters
+from ccdphot.calib.masters import make_masters
 from ccdphot.errors import CCDPhotError, OutputError
 from ccdphot.fitsio import read_frame
 from ccdphot.header.profiles import (
@@ -16,7 +17,8 @@ from ccdphot.header.profiles import (
     read_obsinfo,
     shipped_profiles,
 )
-from ccdphot.header.standard import parse_set_options, standard_table, standardise
+from ccdphot.header.standard import standard_table, standardise
+from ccdphot.header.values import parse_set_options
 from ccdphot.products import write_text_atomic
 
 EXIT_OK, EXIT_FAILED = 0, 1

@@ -27,8 +27,20 @@ def _add_config_options(parser):
                         default=[], help="override one configuration value (repeatable)")
 
 
-def _config(args):
-    return load_config(path=args.config, overrides=[parse_override(o) for o in args.option])
+def _config(args, extra=()):
+    return load_config(path=args.config,
+                       overrides=[*(parse_override(o) for o in args.option), *extra])
+
+
+def _run_overrides(args):
+    """Configuration values given as options of ``ccdphot run``."""
+    if not args.sextractor_config:
+        return []
+    path = Path(args.sextractor_config)
+    if not path.is_file():
+        raise InputError(f"--sextractor-config {path}: no such file; give your SExtractor "
+                         ".sex file")
+    return [{"detect": {"sextractor_config": str(path.resolve())}}]
 
 
 def _run_options(args):
@@ -41,12 +53,14 @@ def _run_options(args):
         options["refcat"] = str(Path(args.refcat).resolve())
     if args.legacy:
         options["legacy_dir"] = str(Path(args.legacy).resolve())
+    if args.target:
+        options["target"] = list(args.target)
     options.update(header_run_options(args))
     return options
 
 
 def _cmd_run(args):
-    config = _config(args)
+    config = _config(args, _run_overrides(args))
     steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else None
     tools = ToolRegistry(config)
     failed = 0
@@ -56,6 +70,8 @@ def _cmd_run(args):
                                options=_run_options(args))
         except CCDPhotError as err:
             failed += 1
+            if getattr(err, "result", None) is not None:  # the frame's products were written
+                print(_summary(err.result))
             print(f"ccdphot: error: {err}", file=sys.stderr)
             continue
         print(_summary(result))
@@ -71,7 +87,9 @@ def _summary(result):
     arcsec = qc.get("seeing_fwhm_arcsec")
     rows = len(result.table) if result.table is not None else 0
     skipped = [step["name"] for step in result.record["steps"] if step["status"] == "skipped"]
-    status = result.record["status"].split(",")[0].split(":")[0]
+    status = result.record["status"]
+    if not status.startswith("failed"):
+        status = status.split(",")[0].split(":")[0]
     if skipped:  # the reasons are in the warnings above and in run.json
         status += f" (skipped: {', '.join(skipped)})"
     return (f"{result.record['frame']}: {status}; {rows} sources"
@@ -122,6 +140,12 @@ def build_parser():
     run.add_argument("--legacy", metavar="DIR",
                      help="legacy DAOPHOT II reduction of the image (option files, star "
                           "lists): reproduce it and write legacy_comparison.ecsv/.png")
+    run.add_argument("--sextractor-config", metavar="FILE",
+                     help="your own SExtractor .sex file (with the .param, filter and NNW "
+                          "files it names beside it), honoured as given")
+    run.add_argument("--target", nargs=2, metavar=("RA", "DEC"),
+                     help="write the target's calibrated point or upper limit to target.json "
+                          "(degrees, or sexagesimal hours and degrees)")
     run.add_argument("--steps", metavar="a,b,...",
                      help=f"steps to run, from: {','.join(STEP_NAMES)}")
     add_header_options(run)

@@ -113,11 +113,12 @@ class _Chain:
     def run(self, calls, expect, iterations):
         self.jobs += 1
         try:
-            done = daophot.run(self.tool, self.work_dir, f"psf_job{self.jobs}", self.psets,
-                               calls, expect=expect, task_params=self.task_params)
+            done = daophot.Job(self.tool, self.work_dir, name=f"psf_job{self.jobs}",
+                               psets=self.psets, calls=tuple(calls), expect=tuple(expect),
+                               task_params=self.task_params).run()
         except ToolError as err:
             raise self._failure(err, iterations) from err
-        self.seconds += done.seconds
+        self.seconds += done.run.seconds
 
     def _failure(self, err, iterations):
         """A clearer error when IRAF PSF fitted no model in one of ``iterations``."""

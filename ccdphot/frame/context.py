@@ -11,7 +11,6 @@ asked for by name (empty when the configured sequence runs); ``details`` holds p
 """
 
 import logging
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -22,6 +21,7 @@ from astropy.table import Table
 from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
 
+from ccdphot.fitsio import header_float, header_value
 from ccdphot.tools import ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ class FrameContext:
     details: dict = field(default_factory=dict)
     mask_name: Optional[str] = None  # bit mask in work_dir (0 good), from the calibrate step
     weight_name: Optional[str] = None  # SExtractor weight map in work_dir (0 = bad pixel)
+    memo: dict = field(default_factory=dict)  # what step support reads once per frame
 
     @property
     def image_path(self) -> Path:
@@ -63,27 +64,12 @@ class FrameContext:
         return WORKING_IMAGE
 
     def header_value(self, key, default=None) -> Any:
-        """A header value, blank strings stripped; ``default`` when absent or empty."""
-        value = self.header.get(key, default) if self.header is not None else default
-        if isinstance(value, str):
-            value = value.strip()
-            return value if value else default
-        return value
+        """A header value, blank strings stripped (:func:`ccdphot.fitsio.header_value`)."""
+        return header_value(self.header, key, default)
 
     def header_float(self, key) -> Optional[float]:
-        """A positive, finite numeric header value (GAIN, SATURATE, ...), else None.
-
-        A value that is there but not a number is reported in the log.
-        """
-        value = self.header_value(key)
-        if value is None:
-            return None
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            log.warning("header %s=%r is not a number; ignored", key, value)
-            return None
-        return number if math.isfinite(number) and number > 0 else None
+        """A positive, finite numeric header value (:func:`ccdphot.fitsio.header_float`)."""
+        return header_float(self.header, key)
 
     def pixel_scale_arcsec(self) -> Optional[float]:
         """Mean pixel scale in arcsec from the WCS, or None without a WCS."""

@@ -42,6 +42,9 @@ COLUMNS = (
 CALIBRATED_COLUMNS = (
     ("MAG_CAL", "f8", u.mag, "calibrated magnitude (zeropoint step)"),
     ("MAGERR_CAL", "f8", u.mag, "error of MAG_CAL"),
+    ("FLAGS_CAL", "i4", None, "calibration flags: 1 no catalogue colour (median assumed), "
+     "2 colour outside the transformation's range, 4 used in the zero point, 8 rejected, "
+     "16 blended (neighbours add light within [zeropoint] isolation_arcsec)"),
 )
 
 

@@ -16,10 +16,7 @@ positive), SITEELEV (m).
 """
 
 import logging
-import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 from astropy import units as u
@@ -28,9 +25,18 @@ from astropy.table import Table
 from astropy.time import Time
 from astropy.wcs.utils import proj_plane_pixel_scales
 
-from ccdphot.errors import ConfigError, InputError
+from ccdphot.errors import InputError
 from ccdphot.fitsio import celestial_wcs
 from ccdphot.header.times import airmass, exposure_times, mid_exposure, site_location
+from ccdphot.header.values import (
+    angle_deg,
+    as_float,
+    image_type_from_file_name,
+    is_blank,
+    parse_date_obs,
+    standard_filter,
+    standard_image_type,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,27 +88,6 @@ SITE_GROUPS = (("SITELAT", "SITELONG", "SITEELEV", True),
                ("LAT-OBS", "LONG-OBS", "ELEV-OBS", True),
                ("OBSLAT", "OBSLONG", "OBSALT", True),
                ("LATITUDE", "LONGITUD", "ALTITUDE", False))
-IMAGE_TYPES = {
-    "bias": "bias", "zero": "bias", "offset": "bias", "bias frame": "bias",
-    "dark": "dark", "dark frame": "dark", "dark current": "dark",
-    "flat": "flat", "flatfield": "flat", "flat field": "flat", "flat frame": "flat",
-    "sky flat": "flat", "skyflat": "flat", "dome flat": "flat", "domeflat": "flat",
-    "twilight flat": "flat", "twflat": "flat", "flat-field": "flat",
-    "object": "object", "light": "object", "light frame": "object", "science": "object",
-    "sci": "object", "target": "object",
-}
-_FILE_NAME_TYPES = {"bias": "bias", "biases": "bias", "zero": "bias", "dark": "dark",
-                    "darks": "dark", "flat": "flat", "flats": "flat", "flatfield": "flat"}
-STANDARD_FILTERS = ("U", "B", "V", "R", "I", "u", "g", "r", "i", "z", "y", "G", "BP", "RP",
-                    "J", "H", "K", "clear")
-_FILTER_ALIASES = {"rc": "R", "ic": "I", "rj": "R", "ij": "I", "uj": "U", "bj": "B",
-                   "vj": "V", "u'": "u", "g'": "g", "r'": "r", "i'": "i", "z'": "z",
-                   "gp": "g", "rp": "r", "ip": "i", "zp": "z", "up": "u", "ks": "K",
-                   "clear": "clear", "c": "clear", "open": "clear", "none": "clear",
-                   "no filter": "clear", "l": "clear", "lum": "clear",
-                   "luminance": "clear"}
-_FILTER_SYSTEMS = re.compile(r"^(johnson|bessell|cousins|sdss|sloan|gaia)[\s_-]*", re.I)
-_SLOAN_PREFIX = re.compile(r"^(sdss|sloan)", re.I)
 
 UNKNOWN = "unknown"
 
@@ -129,22 +114,6 @@ class StandardHeader:
                 "values": {k: {"value": self.values.get(k), "source": self.sources.get(k,
                                UNKNOWN), "unit": UNITS.get(k)} for k in STANDARD_KEYS},
                 "warnings": list(self.warnings)}
-
-
-def _blank(value):
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _as_float(value, key, source):
-    try:
-        number = float(str(value).strip()) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError) as err:
-        raise InputError(f"{source}: {key}={value!r} is not a number; fix the header, or "
-                         f"give --set {key}=VALUE") from err
-    if not np.isfinite(number):
-        raise InputError(f"{source}: {key}={value!r} is not a finite number; give --set "
-                         f"{key}=VALUE")
-    return number
 
 
 class _Reader:
@@ -177,7 +146,7 @@ class _Reader:
     def from_header(self, key):
         """(raw value, 'header KEY') from the header, or (None, None)."""
         for name in self.header_keys(key):
-            if name in self.header and not _blank(self.header[name]):
+            if name in self.header and not is_blank(self.header[name]):
                 return self.header[name], f"header {name}"
         return None, None
 
@@ -200,93 +169,13 @@ class _Reader:
         return value, source
 
 
-def standard_filter(raw, profile=None):
-    """(standard filter name, True) or (the stripped raw name, False) if unknown."""
-    text = str(raw).strip()
-    if profile is not None:
-        for header_value, standard in profile.filters.items():
-            if header_value.strip().lower() == text.lower():
-                return standard, True
-    if text in STANDARD_FILTERS:
-        return text, True
-    lowered = text.lower()
-    if lowered in _FILTER_ALIASES:
-        return _FILTER_ALIASES[lowered], True
-    bare = _FILTER_SYSTEMS.sub("", text).strip()
-    if bare != text and bare:
-        if _SLOAN_PREFIX.match(text):
-            bare = bare.lower()
-        name, known = standard_filter(bare)
-        if known:
-            return name, True
-    return text, False
-
-
-def standard_image_type(raw, profile=None):
-    """bias/dark/flat/object for a header image-type value, or None if not understood."""
-    text = str(raw).strip().lower()
-    if profile is not None:
-        for header_value, standard in profile.imagetyp.items():
-            if header_value.strip().lower() == text:
-                return standard
-    return IMAGE_TYPES.get(text) or IMAGE_TYPES.get(re.sub(r"[\s_-]+frame$", "", text))
-
-
-def image_type_from_file_name(name):
-    """The image type a file name announces ('flat-...fits' -> 'flat'), or None."""
-    tokens = re.split(r"[^a-z]+", Path(name).name.lower())
-    kinds = {_FILE_NAME_TYPES[t] for t in tokens if t in _FILE_NAME_TYPES}
-    return kinds.pop() if len(kinds) == 1 else None
-
-
-def parse_date_obs(value, time_value=None, scale="utc", source="header"):
-    """Start time as an astropy Time (UTC) from DATE-OBS (and TIME-OBS).
-
-    Accepts ISO dates with or without time, fractional seconds, 'Z' or a
-    numeric UTC offset (local times such as '...-0700' are converted to UTC).
-    """
-    text = str(value).strip()
-    if "T" not in text and time_value is not None and re.match(r"^\d{4}-\d\d-\d\d$", text):
-        text = f"{text}T{str(time_value).strip()}"
-    offset_note = ""
-    match = re.match(r"^(.*T[\d:.]+)(Z|[+-]\d\d:?\d\d)$", text)
-    try:
-        if match:
-            stamp = datetime.fromisoformat(match.group(1) + (
-                "+00:00" if match.group(2) == "Z" else match.group(2)))
-            if stamp.utcoffset().total_seconds() != 0:
-                offset_note = f" (local time {match.group(2)} converted to UTC)"
-            utc = stamp.astimezone(timezone.utc).replace(tzinfo=None)
-            return Time(utc.isoformat(), format="isot", scale="utc"), offset_note
-        if not re.match(r"^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d*)?)?)?$", text):
-            raise ValueError("not ISO 8601")
-        return Time(text, format="isot" if "T" in text else "iso", scale=scale).utc, ""
-    except ValueError as err:
-        raise InputError(
-            f"{source}: DATE-OBS={value!r} is not an ISO date (YYYY-MM-DDThh:mm:ss); fix the "
-            "header or give --set DATE-OBS=YYYY-MM-DDThh:mm:ss (UTC start)") from err
-
-
-def _angle_deg(value, key, unit_hint, source):
-    """RA/DEC in degrees from a number or a sexagesimal string."""
-    if isinstance(value, str) and re.search(r"[:hdms\s]", value.strip()):
-        unit = u.hourangle if key == "RA" else u.deg
-        try:
-            return float(Angle(value.strip(), unit=unit).deg)
-        except (ValueError, u.UnitsError) as err:
-            raise InputError(f"{source}: {key}={value!r} is not an angle; give --set "
-                             f"{key}=DEGREES") from err
-    number = _as_float(value, key, source)
-    return number * 15.0 if (key == "RA" and unit_hint == "hourangle") else number
-
-
 def _site(reader, std):
     """Observatory site: profile [site] first (explicit), then header keyword groups."""
     keys = ("SITELAT", "SITELONG", "SITEELEV")
     if all(k in reader.overrides for k in keys[:2]):
         for key in keys:
             if key in reader.overrides:
-                std.set(key, _as_float(reader.overrides[key], key, "--set"), "--set")
+                std.set(key, as_float(reader.overrides[key], key, "--set"), "--set")
         std.values.setdefault("SITEELEV", 0.0)
         std.sources.setdefault("SITEELEV", "assumed 0 m")
         return
@@ -299,7 +188,7 @@ def _site(reader, std):
         return
     for lat_key, lon_key, alt_key, east in SITE_GROUPS:
         lat, lon = reader.header.get(lat_key), reader.header.get(lon_key)
-        if _blank(lat) or _blank(lon):
+        if is_blank(lat) or is_blank(lon):
             continue
         try:
             latitude = float(Angle(lat, unit=u.deg).deg)
@@ -312,10 +201,10 @@ def _site(reader, std):
         std.set("SITELONG", longitude if east else -longitude,
                 f"header {lon_key}{convention}")
         altitude = reader.header.get(alt_key)
-        if _blank(altitude):
+        if is_blank(altitude):
             std.set("SITEELEV", 0.0, "assumed 0 m")
         else:
-            std.set("SITEELEV", _as_float(altitude, alt_key, "header"), f"header {alt_key}")
+            std.set("SITEELEV", as_float(altitude, alt_key, "header"), f"header {alt_key}")
         return
 
 
@@ -344,14 +233,14 @@ def _image_type(reader, std, file_name):
 def _pixel_scale(reader, std, wcs):
     raw, source = reader.raw("PIXSCALE")
     if source == "--set" or (source and source.startswith("header")):
-        std.set("PIXSCALE", _as_float(raw, "PIXSCALE", source), source)
+        std.set("PIXSCALE", as_float(raw, "PIXSCALE", source), source)
         return
     if wcs is not None:
         scale = float(np.mean(proj_plane_pixel_scales(wcs.celestial)) * 3600.0)
         std.set("PIXSCALE", round(scale, 5), "computed from the header WCS")
         return
     if source:
-        std.set("PIXSCALE", _as_float(raw, "PIXSCALE", source), source)
+        std.set("PIXSCALE", as_float(raw, "PIXSCALE", source), source)
         return
     cdelt, cdelt_source = reader.from_profile("CDELT1")
     if cdelt is not None:
@@ -363,8 +252,8 @@ def _coordinates(reader, std, wcs, shape):
     ra, ra_source = reader.raw("RA")
     dec, dec_source = reader.raw("DEC")
     if ra is not None and dec is not None:
-        std.set("RA", _angle_deg(ra, "RA", units.get("RA"), ra_source), ra_source)
-        std.set("DEC", _angle_deg(dec, "DEC", None, dec_source), dec_source)
+        std.set("RA", angle_deg(ra, "RA", units.get("RA"), ra_source), ra_source)
+        std.set("DEC", angle_deg(dec, "DEC", None, dec_source), dec_source)
     elif wcs is not None and shape is not None:
         centre = wcs.celestial.pixel_to_world((shape[1] - 1) / 2.0, (shape[0] - 1) / 2.0)
         centre = centre.icrs
@@ -428,14 +317,14 @@ def _standardise(header, profile, overrides, file_name):
     for key in ("EXPTIME", "GAIN", "SATURATE", "XBINNING", "YBINNING"):
         raw, source = reader.raw(key)
         if raw is not None:
-            value = _as_float(raw, key, source)
+            value = as_float(raw, key, source)
             if value < 0 or (key != "EXPTIME" and value == 0):
                 raise InputError(f"{source}: {key}={raw!r} must be positive; give "
                                  f"--set {key}=VALUE")
             std.set(key, int(value) if key.endswith("BINNING") else value, source)
     raw, source = reader.raw("RDNOISE")
     if raw is not None:
-        value = _as_float(raw, "RDNOISE", source)
+        value = as_float(raw, "RDNOISE", source)
         in_adu = source != "--set" and profile is not None and profile.units.get(
             "RDNOISE") == "adu"
         if not in_adu:
@@ -472,7 +361,7 @@ def _derived_times(reader, std, mid):
     if mid is None:
         raw, source = reader.raw("JD")
         if raw is not None:
-            mid = Time(_as_float(raw, "JD", source), format="jd", scale="utc")
+            mid = Time(as_float(raw, "JD", source), format="jd", scale="utc")
             std.warnings.append(f"times from {source}, taken as mid exposure")
     if mid is not None:
         where = "site" if location is not None else "geocentre: site unknown"
@@ -486,7 +375,7 @@ def _derived_times(reader, std, mid):
             std.set("AIRMASS", round(value, 5), "computed (site, mid exposure, RA/DEC)")
             return
     if raw is not None:
-        std.set("AIRMASS", _as_float(raw, "AIRMASS", source), source)
+        std.set("AIRMASS", as_float(raw, "AIRMASS", source), source)
 
 
 def missing_keywords(std, needed):
@@ -549,12 +438,3 @@ def standard_table(rows, with_sources=False):
     return table
 
 
-def parse_set_options(items):
-    """``["KEY=VALUE", ...]`` -> {KEY: "VALUE"}; values are converted by :func:`standardise`."""
-    values = {}
-    for item in items or ():
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r} must look like KEY=VALUE (e.g. FILTER=V)")
-        values[key.strip().upper()] = text.strip()
-    return values

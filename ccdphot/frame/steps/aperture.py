@@ -35,9 +35,10 @@ def run(ctx):
     psets = frame_psets(ctx, fwhm, aperture_layer(ctx.config["aperture"], fwhm))
     tool = ctx.tools.use("iraf")
     coords = coords_file(ctx, stars)
-    done = daophot.run(tool, ctx.work_dir, "aperture", psets,
-                       [daophot.phot_call(ctx.image_name, coords, PHOT_FILE)], expect=[PHOT_FILE])
-    phot = with_numbers(daophot.read_iraf_daophot(ctx.work_dir / PHOT_FILE), stars)
+    done = daophot.Job(tool, ctx.work_dir, name="aperture", psets=psets,
+                       calls=(daophot.phot_call(ctx.image_name, coords, PHOT_FILE),),
+                       expect=(PHOT_FILE,), catalog=PHOT_FILE).run()
+    phot = with_numbers(done.table, stars)
     radii = aperture_radii(psets)
     n_filled = fill_by_number(ctx.table, phot, {"MAG_APER": "MAG", "MAGERR_APER": "MERR"})
     n_measured = int((~ctx.table["MAG_APER"].mask).sum())
@@ -46,9 +47,9 @@ def run(ctx):
         "photfile": PHOT_FILE, "n_stars": len(stars),
         "apertures_pix": radii,
         "sky_annulus_pix": [psets["fitskypars"]["annulus"], psets["fitskypars"]["dannulus"]],
-        "iraf_seconds": round(done.seconds, 2)}
+        "iraf_seconds": round(done.run.seconds, 2)}
     ctx.qc["aperture_n_measured"] = n_measured
     log.info("DAOPHOT PHOT: %d of %d stars measured in %s", n_measured, n_filled,
              ctx.table.meta["MAG_APER_SOURCE"])
     return {"n_stars": len(stars), "n_measured": n_measured,
-            "aperture_radius_pix": radii[0], "seconds_iraf": round(done.seconds, 2)}
+            "aperture_radius_pix": radii[0], "seconds_iraf": round(done.run.seconds, 2)}

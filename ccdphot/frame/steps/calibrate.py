@@ -20,16 +20,13 @@ import numpy as np
 from astropy.io import fits
 from astropy.nddata import CCDData
 
-from ccdphot.calib.masters import (
-    MASK_BAD,
-    MASK_NO_DATA,
+from ccdphot.calib.apply import (
     calibrate,
     calibrated_header,
     masters_for,
-    prepare_raw,
     shift_wcs_for_trim,
-    trim_section,
 )
+from ccdphot.calib.masters import MASK_BAD, MASK_NO_DATA, prepare_raw, trim_section
 from ccdphot.errors import InputError
 from ccdphot.fitsio import celestial_wcs
 from ccdphot.header.profiles import frame_profile

@@ -12,7 +12,6 @@ copied from the nearest SExtractor detection within
 :data:`LEGACY_MATCH_RADIUS_PIX`. Rows therefore align with the legacy files.
 """
 
-import functools
 import logging
 import math
 
@@ -41,17 +40,19 @@ _SEXTRACTOR_COLUMNS = ("MAG_AUTO", "MAGERR_AUTO", "FWHM_IMAGE", "FLAGS")
 
 
 def legacy_reduction(ctx):
-    """The legacy reduction of ``--legacy DIR`` (``options["legacy_dir"]``), or None."""
+    """The legacy reduction of ``--legacy DIR`` (``options["legacy_dir"]``), or None.
+
+    Read once per frame (the aperture and psf steps both need it) and kept in
+    the frame context, never across frames: another frame may have other files.
+    """
     directory = ctx.options.get("legacy_dir")
     if not directory:
         return None
-    return _load_legacy(str(directory), tuple(ctx.shape) if ctx.shape else None,
-                        ctx.qc.get("background_adu"), ctx.qc.get("background_rms_adu"))
-
-
-@functools.lru_cache(maxsize=2)
-def _load_legacy(directory, shape, sky_adu, sky_sigma_adu):
-    return load_legacy(directory, image_shape=shape, sky_adu=sky_adu, sky_sigma_adu=sky_sigma_adu)
+    if "legacy_reduction" not in ctx.memo:
+        ctx.memo["legacy_reduction"] = load_legacy(
+            str(directory), image_shape=tuple(ctx.shape) if ctx.shape else None,
+            sky_adu=ctx.qc.get("background_adu"), sky_sigma_adu=ctx.qc.get("background_rms_adu"))
+    return ctx.memo["legacy_reduction"]
 
 
 def star_list(ctx):
@@ -183,9 +184,10 @@ def measure_without_neighbours(ctx, tool, psets, stars, psf_model, residual_imag
     daophot.write_pst(ctx.work_dir / MODEL_STAR, [1], [x_ref], [y_ref], [psfmag], [0.0])
     calls = [daophot.substar_call(MODEL_BLANK, MODEL_STAR, "", psf_model, MODEL_IMAGE),
              daophot.phot_call(residual_image, COORDS_FILE, RESIDUAL_PHOT_FILE)]
-    daophot.run(tool, ctx.work_dir, "aperture_neighbours", psets, calls,
-                expect=[MODEL_IMAGE, RESIDUAL_PHOT_FILE])
-    residual = with_numbers(daophot.read_iraf_daophot(ctx.work_dir / RESIDUAL_PHOT_FILE), stars)
+    done = daophot.Job(tool, ctx.work_dir, name="aperture_neighbours", psets=psets,
+                       calls=tuple(calls), expect=(MODEL_IMAGE, RESIDUAL_PHOT_FILE),
+                       catalog=RESIDUAL_PHOT_FILE).run()
+    residual = with_numbers(done.table, stars)
     radius = aperture_radii(psets)[0]
     # SUBSTAR subtracted the model from zeros: the model is minus that image
     psf_aperture_flux = -float(aperture_photometry(

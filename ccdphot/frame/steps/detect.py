@@ -1,14 +1,19 @@
 """``detect`` step: SExtractor detection list, MAG_AUTO, FWHM, background, seeing.
 
 Its detection list is the one list every later photometry method measures, so
-the unified table is created here, one row per SExtractor NUMBER.
+the unified table is created here, one row per SExtractor NUMBER. An
+observer's own ``.sex`` file (``[detect] sextractor_config``) is honoured as
+given; its magnitudes are moved onto ``[photometry] zero_point_mag`` so that
+every method's magnitudes compare (``work/detections.ldac`` keeps them as
+SExtractor wrote them).
 """
 
 import logging
+from pathlib import Path
 
 from astropy.table import Table
 
-from ccdphot.errors import ToolError
+from ccdphot.errors import ConfigError, ToolError
 from ccdphot.frame.table import fill_by_number, new_unified
 from ccdphot.wrappers import sextractor
 
@@ -17,22 +22,14 @@ log = logging.getLogger(__name__)
 
 def run(ctx):
     detect = ctx.config["detect"]
-    gain = ctx.header_float("GAIN")
-    saturate = ctx.header_float("SATURATE")
-    if gain is None:
-        log.warning("no GAIN in the header: SExtractor errors assume an infinite gain "
-                    "(set GAIN in the header step or a telescope profile)")
-    if saturate is None:
-        log.warning("no SATURATE in the header: saturated stars are not flagged")
+    zero_point_mag = ctx.config["photometry"]["zero_point_mag"]
     tool = ctx.tools.use("sextractor")
-    detections = sextractor.run(
-        tool, ctx.image_name, ctx.work_dir, detect=detect,
-        zero_point_mag=ctx.config["photometry"]["zero_point_mag"],
-        gain_e_per_adu=gain, saturate_adu=saturate,
-        pixel_scale_arcsec=ctx.pixel_scale_arcsec(), weight_image=ctx.weight_name)
+    result = sextractor.Job(tool, ctx.work_dir, image_name=ctx.image_name,
+                            **_setup(ctx, detect, zero_point_mag)).run()
+    detections = sextractor.on_zero_point(result.table, zero_point_mag)
     if len(detections) == 0:
-        raise ToolError(tool.label, f"found no sources above {detect['detect_thresh_sigma']} "
-                        "sigma; check the frame, or lower [detect] detect_thresh_sigma")
+        raise ToolError(tool.label, "found no sources above the detection threshold; check "
+                        "the frame, or lower [detect] detect_thresh_sigma (DETECT_THRESH)")
     fwhm, n_stars = sextractor.seeing(detections, detect["seeing_min_snr"],
                                       detect["seeing_max_elongation"])
     ctx.detections = detections
@@ -44,7 +41,7 @@ def run(ctx):
         "MAG_AUTO", "MAGERR_AUTO", "X_IMAGE", "Y_IMAGE", "FWHM_IMAGE", "FLAGS")})
     fill_by_number(table, first_aperture, {"MAG_APER": "MAG_APER", "MAGERR_APER": "MAGERR_APER"})
     table.meta["MAG_APER_SOURCE"] = (
-        f"SExtractor, diameter {detect['aperture_diameters_pix'][0]} pix")
+        f"SExtractor, diameter {result.figures['aperture_diameters_pix'][0]:g} pix")
     ctx.table = table
     scale = ctx.pixel_scale_arcsec()
     ctx.qc.update({
@@ -58,6 +55,31 @@ def run(ctx):
     return {key: ctx.qc[key] for key in ("n_detections", "seeing_fwhm_pix", "seeing_fwhm_arcsec",
                                          "seeing_n_stars", "background_adu",
                                          "background_rms_adu")}
+
+
+def _setup(ctx, detect, zero_point_mag):
+    """The Job's configuration: the user's .sex file as given, or ccdphot's own."""
+    if detect["sextractor_config"]:
+        path = Path(detect["sextractor_config"]).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"[detect] sextractor_config = {str(path)!r}: no such file; "
+                              "give the path of your SExtractor .sex file")
+        log.info("SExtractor configured by %s as given ([detect] thresholds, apertures and "
+                 "filter not applied; [detect.sextractor] overrides applied)", path)
+        if ctx.weight_name:
+            log.warning("the calibrate step's bad-pixel weight map %s is not used: %s sets "
+                        "SExtractor's weighting", ctx.weight_name, path.name)
+        return {"config_file": path, "settings": dict(detect["sextractor"])}
+    gain = ctx.header_float("GAIN")
+    saturate = ctx.header_float("SATURATE")
+    if gain is None:
+        log.warning("no GAIN in the header: SExtractor errors assume an infinite gain "
+                    "(set GAIN in the header step or a telescope profile)")
+    if saturate is None:
+        log.warning("no SATURATE in the header: saturated stars are not flagged")
+    return {"settings": sextractor.ccdphot_settings(
+        detect, zero_point_mag, gain_e_per_adu=gain, saturate_adu=saturate,
+        pixel_scale_arcsec=ctx.pixel_scale_arcsec(), weight_image=ctx.weight_name)}
 
 
 def _first(column):

@@ -73,10 +73,10 @@ def _phot(ctx, tool, psets, stars):
         return with_numbers(daophot.read_iraf_daophot(ctx.work_dir / previous["photfile"]),
                             stars), previous["photfile"], 0.0
     coords = coords_file(ctx, stars)
-    done = daophot.run(tool, ctx.work_dir, "psf_phot", psets,
-                       [daophot.phot_call(ctx.image_name, coords, PHOT_FILE)], expect=[PHOT_FILE])
-    return (with_numbers(daophot.read_iraf_daophot(ctx.work_dir / PHOT_FILE), stars), PHOT_FILE,
-            done.seconds)
+    done = daophot.Job(tool, ctx.work_dir, name="psf_phot", psets=psets,
+                       calls=(daophot.phot_call(ctx.image_name, coords, PHOT_FILE),),
+                       expect=(PHOT_FILE,), catalog=PHOT_FILE).run()
+    return with_numbers(done.table, stars), PHOT_FILE, done.run.seconds
 
 
 def _psf_numbers(ctx, phot, psets, fwhm):

@@ -1,61 +1,90 @@
-"""``zeropoint`` step: calibrate instrumental magnitudes against a reference catalogue.
+"""``zeropoint`` step: standard photometry of the frame, and the target's point.
 
-The unified table's sky positions (ALPHA_J2000/DELTA_J2000, from the
-astrometry step or a usable header WCS) are matched to the reference stars in
-the catalogue band of the frame's FILTER; the zero point is the
-inverse-variance weighted mean of ``catalogue - instrumental`` after sigma
-clipping (optionally with a colour term). MAG_CAL = instrumental + zero point
-(+ colour term), on the catalogue band's system. Without a WCS or without any
-catalogue at hand (offline, nothing cached) the step is skipped with a
-warning: the figures say ``applied: False`` and why, and MAG_CAL stays masked.
+Takes from the context the unified table (sky positions from the WCS), the
+standard band of the FILTER, the reference stars (``--refcat`` or the
+``[zeropoint] catalogs``), the astrometric RMS and a fixed colour term (config
+or telescope profile), and hands them to :func:`ccdphot.zeropoint.calibration.calibrate`.
+It writes MAG_CAL, MAGERR_CAL and FLAGS_CAL, the figures (qc ``zp_*``,
+run.json details with the transformation's reference and validity), the QC
+plot ``zeropoint.png`` and, when a target is given, ``target.json`` and
+``target.ecsv``. A frame that cannot be calibrated (no WCS, no catalogue, no
+band, no overlap, too few stars) skips the step with the reason; the target
+record then says it is not calibrated.
 """
 
+import json
 import logging
 
 import numpy as np
-from astropy import units as u
-from astropy.coordinates import SkyCoord
 
-from ccdphot.catalogs import error_name, frame_epoch, frame_region, get_reference
-from ccdphot.errors import CatalogError, ConfigError
+from ccdphot.catalogs import frame_epoch, frame_region, get_reference
+from ccdphot.errors import CatalogError, ConfigError, ZeroPointError
 from ccdphot.frame.table import add_calibrated_columns, sky_positions
+from ccdphot.header.profiles import frame_profile
+from ccdphot.products import write_table_atomic, write_text_atomic
+from ccdphot.zeropoint import bands, transforms
+from ccdphot.zeropoint.calibration import calibrate
+from ccdphot.zeropoint.qc_plot import ZEROPOINT_PNG, plot_zero_point
+from ccdphot.zeropoint.target import (
+    TARGET_ECSV,
+    TARGET_JSON,
+    exposure_record,
+    measure_target,
+    resolve_target,
+    target_table,
+)
 
 log = logging.getLogger(__name__)
 
-# FILTER value -> catalogue bands, first available wins. A Cousins I or R frame
-# falls back to Sloan i or r (APASS, URAT-1): the zero point then absorbs the
-# mean I-i (R-r) offset and MAG_CAL is on the Sloan band's system (see qc zp_band).
-# Unfiltered frames are calibrated against Gaia G, a rough match to a bare CCD.
-FILTER_BANDS = {
-    "U": ("U",), "B": ("B",), "V": ("V",), "R": ("R", "r"), "I": ("I", "i"),
-    "Rc": ("R", "r"), "Ic": ("I", "i"), "R_C": ("R", "r"), "I_C": ("I", "i"),
-    "u": ("u",), "g": ("g",), "r": ("r",), "i": ("i",), "z": ("z",),
-    "u'": ("u",), "g'": ("g",), "r'": ("r",), "i'": ("i",), "z'": ("z",),
-    "sdss_u": ("u",), "sdss_g": ("g",), "sdss_r": ("r",), "sdss_i": ("i",), "sdss_z": ("z",),
-    "G": ("G",), "BP": ("BP",), "RP": ("RP",), "J": ("J",), "H": ("H",), "K": ("K",),
-    "Ks": ("K",), "clear": ("G",), "c": ("G",), "none": ("G",), "open": ("G",),
-    "l": ("G",), "lum": ("G",), "luminance": ("G",),
-}
 INSTRUMENTAL = ("MAG_PSF", "MAG_APER", "MAG_AUTO")
+_TIME_KEYS = ("JD", "EXPTIME", "SITELAT", "SITELONG", "SITEELEV")
 
 
-def filter_bands(filter_value, overrides):
-    """Catalogue bands for a FILTER header value (``overrides``: [zeropoint.filter_bands])."""
-    if filter_value is None:
-        raise ConfigError("FILTER is unknown: add it to the telescope profile "
-                          "([values] FILTER = ...) or give --set FILTER=VALUE "
-                          "(\"clear\" for an unfiltered camera)")
-    name = str(filter_value).strip()
-    for table in (overrides, FILTER_BANDS):
-        if name in table:
-            value = table[name]
-            return (value,) if isinstance(value, str) else tuple(value)
-    if len(name) > 1:  # case-insensitive only where it cannot confuse I with i
-        folded = {key.casefold(): key for key in FILTER_BANDS if len(key) > 1}
-        if name.casefold() in folded:
-            return FILTER_BANDS[folded[name.casefold()]]
-    raise ConfigError(f"FILTER={name!r} is not a known passband; map it to a catalogue band "
-                      f"in [zeropoint.filter_bands], e.g. \"{name}\" = \"V\"")
+def run(ctx):
+    settings = ctx.config["zeropoint"]
+    target = resolve_target(ctx.config["target"], ctx.options.get("target"),
+                            ctx.header_value("OBJECT"))
+    if ctx.wcs is None:
+        return _skip(ctx, "the frame has no WCS, so no sky positions to match", target)
+    table = ctx.table
+    sky_positions(table, ctx.wcs)
+    column = _instrumental_column(table, settings["magnitude"])
+    if column is None:
+        return _skip(ctx, "no instrumental magnitude in the table", target)
+    try:
+        band = bands.standard_band(ctx.header_value("FILTER"), settings["filter_bands"])
+    except ConfigError as err:  # a narrow-band or exotic filter: no calibration, no failure
+        return _skip(ctx, str(err), target)
+    candidates = transforms.preference(settings["transformations"])
+    wanted = (band,) + tuple(b for t in candidates if t.target == band for b in t.inputs)
+    center, radius = frame_region(ctx.wcs, ctx.shape)
+    try:
+        reference = get_reference(center, radius, catalogs=settings["catalogs"],
+                                  epoch=frame_epoch(ctx.header), config=ctx.config,
+                                  refcat=ctx.options.get("refcat"), bands=wanted)
+        result = calibrate(table, column, reference, band, settings,
+                           ctx.pixel_scale_arcsec(), _astrometric_rms(ctx),
+                           _fixed_colour_term(ctx, band))
+    except CatalogError as err:
+        return _skip(ctx, f"no reference catalogue: {err}", target)
+    except ZeroPointError as err:
+        return _skip(ctx, str(err), target)
+    _fill(table, result)
+    figures = result.figures
+    if figures["zp_quality"] != "good":
+        log.warning("zero point is POOR: %s", "; ".join(figures["zp_quality_reasons"]))
+    plot_zero_point(ctx.out_dir / ZEROPOINT_PNG, result.stars, figures)
+    ctx.qc.update(figures, zp_applied=True)
+    ctx.details["zeropoint"] = dict(
+        figures, applied=True, reference_source=reference.meta.get("source"),
+        from_cache=bool(reference.meta.get("from_cache")),
+        transformation=None if result.transformation is None
+        else result.transformation.describe(), plot=ZEROPOINT_PNG)
+    if target is not None:
+        _write_target(ctx, target, figures)
+    return {"applied": True, **{k: figures[k] for k in (
+        "zp_mag", "zp_error_mag", "zp_band", "zp_colour", "zp_colour_term", "zp_n_stars",
+        "zp_scatter_mag", "zp_outlier_fraction", "zp_limit_5sigma_mag", "zp_quality")}}
 
 
 def _instrumental_column(table, choice):
@@ -70,161 +99,65 @@ def _instrumental_column(table, choice):
     return None
 
 
-def _skip(ctx, reason):
+def _astrometric_rms(ctx):
+    """Total astrometric RMS (arcsec) of a refined WCS, else None."""
+    ra, dec = ctx.qc.get("astrometry_rms_ra_arcsec"), ctx.qc.get("astrometry_rms_dec_arcsec")
+    if not ctx.qc.get("wcs_refined") or ra is None or dec is None:
+        return None
+    return float(np.hypot(ra, dec))
+
+
+def _fixed_colour_term(ctx, band):
+    """A fixed colour term for ``band``: [zeropoint.colour_terms], else the profile's."""
+    configured = ctx.config["zeropoint"]["colour_terms"]
+    if band in configured:
+        return float(configured[band])
+    choice = ctx.options.get("profile") or ctx.config["header"]["profile"]
+    profile = frame_profile(ctx.header, choice)
+    terms = profile.zeropoint.get("colour_terms", {}) if profile is not None else {}
+    return float(terms[band]) if band in terms else None
+
+
+def _fill(table, result):
+    add_calibrated_columns(table)
+    has = np.isfinite(result.mag_cal)
+    table["MAG_CAL"][has] = result.mag_cal[has]
+    table["MAG_CAL"].mask[has] = False
+    has_err = has & np.isfinite(result.magerr_cal)
+    table["MAGERR_CAL"][has_err] = result.magerr_cal[has_err]
+    table["MAGERR_CAL"].mask[has_err] = False
+    table["FLAGS_CAL"][has] = result.flags[has]
+    table["FLAGS_CAL"].mask[has] = False
+
+
+def _skip(ctx, reason, target):
     log.warning("zero point skipped: %s; MAG_CAL stays empty", reason)
-    add_calibrated_columns(ctx.table)
+    if ctx.table is not None:
+        add_calibrated_columns(ctx.table)
     ctx.qc.update(zp_applied=False, zp_skipped_reason=reason)
     ctx.details["zeropoint"] = {"applied": False, "reason": reason}
+    if target is not None:
+        _write_target(ctx, target, {"zp_applied": False, "zp_skipped_reason": reason})
     return {"applied": False, "reason": reason}
 
 
-def _parse_colour(text):
-    if not text:
-        return None
-    parts = text.split("-")
-    if len(parts) != 2 or not all(parts):
-        raise ConfigError(f"[zeropoint] colour = {text!r}; give two bands like \"B-V\"")
-    return tuple(p.strip() for p in parts)
-
-
-def fit_zero_point(delta, error, colour=None, clip_sigma=3.0, iterations=5):
-    """Weighted zero point of ``delta`` (catalogue - instrumental) with sigma clipping.
-
-    With ``colour``, fits delta = zp + k * colour. Returns a dict with zp,
-    its error, k (None without colour), the robust scatter and the kept mask.
-    """
-    weights = 1.0 / np.maximum(error, 1e-3) ** 2
-    kept = np.ones(len(delta), bool)
-    for iteration in range(iterations + 1):
-        design = np.ones((kept.sum(), 1)) if colour is None else \
-            np.column_stack([np.ones(kept.sum()), colour[kept]])
-        w = np.sqrt(weights[kept])
-        coef, *_ = np.linalg.lstsq(design * w[:, None], delta[kept] * w, rcond=None)
-        residual = delta - (coef[0] + (0.0 if colour is None else coef[1] * colour))
-        if iteration == iterations:
-            break
-        # robust sigma (MAD) of the kept residuals, widened by each star's own error
-        sigma = max(1.4826 * np.median(np.abs(residual[kept] - np.median(residual[kept]))), 1e-4)
-        new_kept = np.abs(residual) <= clip_sigma * np.sqrt(sigma ** 2 + error ** 2)
-        if new_kept.sum() < 2 or np.array_equal(new_kept, kept):
-            break
-        kept = new_kept
-    zp_error = float(np.sqrt(1.0 / weights[kept].sum()))
-    scatter = float(np.std(residual[kept], ddof=1)) if kept.sum() > 1 else float("nan")
-    zp_error = max(zp_error, scatter / np.sqrt(kept.sum())) if kept.sum() > 1 else zp_error
-    return {"zp": float(coef[0]), "zp_error": zp_error,
-            "k": None if colour is None else float(coef[1]), "scatter": scatter, "kept": kept}
-
-
-def run(ctx):
-    settings = ctx.config["zeropoint"]
-    table = ctx.table
-    if ctx.wcs is None:
-        return _skip(ctx, "the frame has no WCS, so no sky positions to match")
-    sky_positions(table, ctx.wcs)
-    column = _instrumental_column(table, settings["magnitude"])
-    if column is None:
-        return _skip(ctx, "no instrumental magnitude in the table")
-    colour = _parse_colour(settings["colour"])
-    try:
-        bands = filter_bands(ctx.header_value("FILTER"), settings["filter_bands"])
-    except ConfigError as err:  # a narrow-band or exotic filter: no calibration, no failure
-        return _skip(ctx, str(err))
-    center, radius = frame_region(ctx.wcs, ctx.shape)
-    refcat = ctx.options.get("refcat")
-    try:
-        reference = get_reference(center, radius, catalogs=settings["catalogs"],
-                                  epoch=frame_epoch(ctx.header), config=ctx.config,
-                                  refcat=refcat, bands=bands)
-    except CatalogError as err:
-        return _skip(ctx, f"no reference catalogue: {err}")
-    band = next((b for b in bands if b in reference.colnames), None)
-    if band is None:
-        return _skip(ctx, f"reference {reference.meta['catalog']} has none of the bands "
-                          f"{', '.join(bands)} for FILTER={ctx.header_value('FILTER')!r}")
-    result = _calibrate(ctx, table, column, reference, band, colour, settings)
-    if isinstance(result, str):
-        return _skip(ctx, result)
-    return result
-
-
-def _calibrate(ctx, table, column, reference, band, colour, settings):
-    has_pos = ~np.ma.getmaskarray(table["ALPHA_J2000"])
-    rows = np.flatnonzero(has_pos)
-    stars = SkyCoord(np.asarray(table["ALPHA_J2000"][rows], float) * u.deg,
-                     np.asarray(table["DELTA_J2000"][rows], float) * u.deg)
-    refs = SkyCoord(np.asarray(reference["ra"], float) * u.deg,
-                    np.asarray(reference["dec"], float) * u.deg)
-    index, separation, _ = stars.match_to_catalog_sky(refs)
-    radius_arcsec = max(settings["match_radius_arcsec"],
-                        settings["match_radius_pix"] * (ctx.pixel_scale_arcsec() or 0.0))
-    matched = separation <= radius_arcsec * u.arcsec
-    rows, index = rows[matched], index[matched]
-    inst = np.ma.filled(table[column][rows].astype(float), np.nan)
-    inst_err = np.ma.filled(table[f"MAGERR{column[3:]}"][rows].astype(float), np.nan)
-    ref_mag = np.ma.filled(reference[band][index].astype(float), np.nan)
-    ref_err = np.ma.filled(reference[error_name(band)][index].astype(float), 0.0)
-    good = np.isfinite(inst) & np.isfinite(inst_err) & np.isfinite(ref_mag)
-    good &= (inst_err <= settings["max_error_mag"]) & (ref_err <= settings["max_error_mag"])
-    if "FLAGS" in table.colnames:
-        good &= np.ma.filled(table["FLAGS"][rows], 0) <= settings["max_flags"]
-    star_colour = None
-    if colour is not None:
-        missing = [b for b in colour if b not in reference.colnames]
-        if missing:
-            return f"colour {'-'.join(colour)} needs band(s) {', '.join(missing)} that " \
-                   f"{reference.meta['catalog']} lacks"
-        star_colour = (np.ma.filled(reference[colour[0]][index].astype(float), np.nan)
-                       - np.ma.filled(reference[colour[1]][index].astype(float), np.nan))
-        good &= np.isfinite(star_colour)
-    n_good = int(good.sum())
-    if n_good < settings["min_stars"]:
-        return (f"only {n_good} usable stars matched {reference.meta['catalog']} {band} within "
-                f"{radius_arcsec:.2f} arcsec (min_stars = {settings['min_stars']})")
-    delta = ref_mag[good] - inst[good]
-    error = np.hypot(inst_err[good], ref_err[good])
-    fit = fit_zero_point(delta, error, None if star_colour is None else star_colour[good],
-                         settings["clip_sigma"], settings["clip_iterations"])
-    _fill_calibrated(table, column, fit, star_colour, rows, good)
-    n_kept = int(fit["kept"].sum())
-    figures = {
-        "applied": True,
-        "zp_mag": round(fit["zp"], 4),
-        "zp_error_mag": round(fit["zp_error"], 4),
-        "zp_scatter_mag": round(fit["scatter"], 4),
-        "zp_n_stars": n_kept,
-        "zp_outlier_fraction": round(1.0 - n_kept / n_good, 3),
-        "zp_band": band,
-        "zp_catalog": reference.meta["catalog"],
-        "zp_instrumental": column,
-    }
-    if fit["k"] is not None:
-        figures.update(zp_colour="-".join(colour), zp_colour_term=round(fit["k"], 4))
-    ctx.qc.update({k: v for k, v in figures.items() if k != "applied"}, zp_applied=True)
-    ctx.details["zeropoint"] = dict(figures, reference_source=reference.meta.get("source"),
-                                    from_cache=bool(reference.meta.get("from_cache")),
-                                    n_matched=int(len(rows)), n_usable=n_good)
-    table.meta.update(ZP_BAND=band, ZP_CATALOG=reference.meta["catalog"], ZP_MAG=figures["zp_mag"])
-    return figures
-
-
-def _fill_calibrated(table, column, fit, star_colour, rows, good):
-    """MAG_CAL/MAGERR_CAL for every star with an instrumental magnitude."""
-    add_calibrated_columns(table)
-    inst = table[column]
-    inst_err = table[f"MAGERR{column[3:]}"]
-    has = ~np.ma.getmaskarray(inst)
-    offset = np.full(len(table), fit["zp"])
-    if fit["k"] is not None:
-        # Stars without a catalogue colour get the median colour of the calibration stars.
-        colour_all = np.full(len(table), float(np.median(star_colour[good][fit["kept"]])))
-        known = np.isfinite(star_colour)
-        colour_all[rows[known]] = star_colour[known]
-        offset = offset + fit["k"] * colour_all
-    values = np.ma.filled(inst.astype(float), np.nan) + offset
-    errors = np.hypot(np.ma.filled(inst_err.astype(float), np.nan), fit["zp_error"])
-    table["MAG_CAL"][has] = values[has]
-    table["MAG_CAL"].mask[has] = False
-    ok_err = has & np.isfinite(errors)
-    table["MAGERR_CAL"][ok_err] = errors[ok_err]
-    table["MAGERR_CAL"].mask[ok_err] = False
+def _write_target(ctx, target, figures):
+    """target.json and the one-row target.ecsv: the calibrated point or the upper limit."""
+    name, coord, source = target
+    record = {"target": name, "target_from": source, "frame": ctx.stem}
+    if figures.get("zp_applied", True) and ctx.table is not None:
+        radius = ctx.config["target"]["match_radius_arcsec"] or figures["zp_match_radius_arcsec"]
+        record.update(measure_target(ctx.table, coord, radius, figures["zp_limit_5sigma_mag"]))
+        record.update(band=figures["zp_band"], system=figures["zp_system"], calibrated=True)
+    else:
+        record.update(ra_deg=round(coord.ra.deg, 7), dec_deg=round(coord.dec.deg, 7),
+                      calibrated=False, detected=None, is_upper_limit=False, mag_cal=None,
+                      magerr_cal=None, band=None, system=None)
+    record.update(exposure_record({k: ctx.header_value(k) for k in _TIME_KEYS}, coord))
+    record.update({k: v for k, v in figures.items() if k.startswith("zp_")})
+    write_text_atomic(ctx.out_dir / TARGET_JSON, json.dumps(record, indent=2) + "\n")
+    write_table_atomic(target_table(record), ctx.out_dir / TARGET_ECSV, format="ascii.ecsv")
+    ctx.details["target"] = record
+    log.info("target %s: %s", name, "upper limit" if record.get("is_upper_limit") else
+             f"{record.get('mag_cal')} +- {record.get('magerr_cal')} mag"
+             if record.get("detected") else "not calibrated")
