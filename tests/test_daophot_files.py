@@ -16,6 +16,7 @@ from astropy import units as u
 from ccdphot.wrappers.daophot import read_iraf_daophot
 
 from ccdphot.daophot import daophot2_files as dao
+from ccdphot.daophot import daophot2_options as opt_files
 from ccdphot.errors import InputError, OutputParseError
 
 IRAF = Path(__file__).parent / "data" / "iraf_daophot"
@@ -113,7 +114,7 @@ def test_coo_lst_nei_err_columns(ngc6871_dir):
 
 def test_psf_header_agrees_with_the_options(ngc6871_dir):
     psf = dao.read_daophot_psf(ngc6871_dir / "NGC6871.psf")
-    opt = dao.read_daophot_options(ngc6871_dir / "daophot.opt")
+    opt = opt_files.read_daophot_options(ngc6871_dir / "daophot.opt")
     assert psf["function"] == "GAUSSIAN" and psf["iraf_function"] == "gauss"
     assert psf["psf_radius_pix"] == opt["psf_radius_pix"]
     assert psf["varorder"] == opt["variable_psf"]
@@ -132,16 +133,16 @@ def test_nst_reader_reads_the_allstar_format(tmp_path, ngc6871_dir):
 
 
 def test_option_files(ngc6871_dir):
-    daophot = dao.read_daophot_options(ngc6871_dir / "daophot.opt")
+    daophot = opt_files.read_daophot_options(ngc6871_dir / "daophot.opt")
     assert daophot == {"read_noise_adu": 1.7, "gain_e_per_adu": 9.0, "low_good_datum_sigma": 8.0,
                        "high_good_datum_adu": 31000.0, "fwhm_pix": 5.0, "threshold_sigma": 3.5,
                        "watch_progress": -2.0, "fitting_radius_pix": 6.0,
                        "psf_radius_pix": 24.0, "variable_psf": 2.0,
                        "extra_psf_cleaning_passes": 5.0}
-    photo = dao.read_daophot_options(ngc6871_dir / "photo.opt")
+    photo = opt_files.read_daophot_options(ngc6871_dir / "photo.opt")
     assert photo == {"aperture1_pix": 8.0, "inner_sky_radius_pix": 35.0,
                      "outer_sky_radius_pix": 50.0}
-    allstar = dao.read_daophot_options(ngc6871_dir / "allstar.opt")  # lower-case keys
+    allstar = opt_files.read_daophot_options(ngc6871_dir / "allstar.opt")  # lower-case keys
     assert allstar == {"fitting_radius_pix": 7.0, "clipping_exponent": 4.0,
                        "inner_sky_radius_pix": 30.0, "outer_sky_radius_pix": 50.0}
 
@@ -149,15 +150,15 @@ def test_option_files(ngc6871_dir):
 def test_option_keys_by_first_two_letters_and_kind(tmp_path):
     path = tmp_path / "frame.als.opt"
     path.write_text("fit=3.5\nredet=0\nisky=12\nosky=30\nMA = 40\n")
-    assert dao.read_daophot_options(path) == {
+    assert opt_files.read_daophot_options(path) == {
         "fitting_radius_pix": 3.5, "redetermine_centroids": 0.0, "inner_sky_radius_pix": 12.0,
         "outer_sky_radius_pix": 30.0, "max_group_size": 40.0}
     # RE means read noise in a daophot.opt
     short = tmp_path / "short.opt"
     short.write_text("fit=3.5\nredet=0\n")
-    assert dao.read_daophot_options(short, kind="daophot") == {"fitting_radius_pix": 3.5,
+    assert opt_files.read_daophot_options(short, kind="daophot") == {"fitting_radius_pix": 3.5,
                                                                "read_noise_adu": 0.0}
-    assert dao.read_daophot_options(short, kind="allstar") == {"fitting_radius_pix": 3.5,
+    assert opt_files.read_daophot_options(short, kind="allstar") == {"fitting_radius_pix": 3.5,
                                                                "redetermine_centroids": 0.0}
 
 
@@ -165,7 +166,7 @@ def test_option_unknown_key_and_blank_line_warn(tmp_path):
     path = tmp_path / "daophot.opt"
     path.write_text("FW = 3.0\nZZ = 1.0\n\nTH = 9.0\n")
     with pytest.warns(dao.DaophotFileWarning) as record:
-        options = dao.read_daophot_options(path)
+        options = opt_files.read_daophot_options(path)
     messages = " ".join(str(w.message) for w in record)
     assert "ZZ" in messages and "line 3" in messages
     assert options == {"fwhm_pix": 3.0, "ZZ": 1.0}  # DAOPHOT never read TH
@@ -179,14 +180,14 @@ def test_option_file_malformed(tmp_path, text, line, what):
     path = tmp_path / "daophot.opt"
     path.write_text(text)
     with pytest.raises(InputError, match=rf"daophot.opt line {line}: .*{what}"):
-        dao.read_daophot_options(path)
+        opt_files.read_daophot_options(path)
 
 
 def test_option_file_of_unknown_kind(tmp_path):
     path = tmp_path / "settings.txt"
     path.write_text("FW = 3.0\n")
     with pytest.raises(InputError, match="settings.txt"):
-        dao.read_daophot_options(path)
+        opt_files.read_daophot_options(path)
 
 
 def test_malformed_star_files(tmp_path, ngc6871_dir):
@@ -264,7 +265,7 @@ def test_option_file_with_extra_keys_and_trailing_text(tmp_path, ngc6871_dir):
     path = tmp_path / "daophot.opt"
     path.write_bytes("\r\n".join(lines[:blank] + extra + lines[blank:]).encode())
     with pytest.warns(dao.DaophotFileWarning) as record:
-        options = dao.read_daophot_options(path)
+        options = opt_files.read_daophot_options(path)
     messages = [str(w.message) for w in record]
     line = blank + 1
     assert any(f"line {line}: XY is not a daophot.opt option" in m for m in messages)
@@ -272,7 +273,7 @@ def test_option_file_with_extra_keys_and_trailing_text(tmp_path, ngc6871_dir):
     assert any(f"line {line + 2}: 'pixels' after the value of PS is ignored" in m
                for m in messages)
     assert any(f"line {line + 3}: TH was already given on line 6" in m for m in messages)
-    assert options == {**dao.read_daophot_options(ngc6871_dir / "daophot.opt"),
+    assert options == {**opt_files.read_daophot_options(ngc6871_dir / "daophot.opt"),
                        "XY": 3.0, "A1": 8.0}
 
 

@@ -10,6 +10,7 @@ import pytest
 from astropy.table import Table
 
 from ccdphot.daophot import daophot2_files as dao
+from ccdphot.daophot.daophot2_options import read_daophot_options
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,7 +47,7 @@ def test_load_legacy_reads_every_file(reduction, ngc6871_dir):
     assert reduction.star_list_file.name == "NGC6871.coo" and len(reduction.star_list) == 4166
     assert len(reduction.psf_stars) == 60 and len(reduction.allstar) == 4146
     assert reduction.psf["function"] == "GAUSSIAN"
-    assert reduction.options["daophot"] == dao.read_daophot_options(ngc6871_dir / "daophot.opt")
+    assert reduction.options["daophot"] == read_daophot_options(ngc6871_dir / "daophot.opt")
 
 
 def test_daophot_options_become_iraf_parameters(reduction):

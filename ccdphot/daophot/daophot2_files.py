@@ -1,10 +1,10 @@
 """Readers for the files of a standalone DAOPHOT II (Stetson) reduction, into astropy Tables.
 
 ``.coo`` (FIND), ``.ap`` (PHOTOMETRY), ``.lst`` (PICK), ``.nei`` (PSF
-neighbours), ``.als`` (ALLSTAR), ``.nst`` (NSTAR), the ``.psf`` header, the PSF
-log ``i.err`` and the option files ``daophot.opt``, ``photo.opt`` and
-``allstar.opt``. (IRAF DAOPHOT's text outputs are parsed by
-:mod:`ccdphot.wrappers.daophot`, into the same column names.)
+neighbours), ``.als`` (ALLSTAR), ``.nst`` (NSTAR), the ``.psf`` header and the
+PSF log ``i.err``. (The option files are read by
+:mod:`ccdphot.daophot.daophot2_options`; IRAF DAOPHOT's text outputs are parsed
+by :mod:`ccdphot.wrappers.daophot`, into the same column names.)
 
 Columns share one vocabulary: ID, X, Y (pix, FITS/DAOPHOT convention: first
 pixel is 1.0), MAG/MERR (mag), SKY (adu), NITER, CHI, SHARP. DAOPHOT's
@@ -15,8 +15,7 @@ FRAD) go into ``meta`` under names that carry their units.
 Files as observers really have them: the layout is read from the content, not
 from the header's NL (tools that write PICK lists by copying the ``.ap``
 header leave NL=2 in a ``.lst``); CRLF line ends, trailing blanks, tabs and
-blank lines are accepted; an ``.ap`` may hold any number of apertures; option
-files may hold keys DAOPHOT does not know or text after a value. What does
+blank lines are accepted; an ``.ap`` may hold any number of apertures. What does
 not match the textbook layout is a :class:`DaophotFileWarning`; only content
 that cannot be read raises, naming the file and line. All functions are pure:
 they read one file and never write.
@@ -32,7 +31,7 @@ from astropy import units as u
 from astropy.table import MaskedColumn, Table
 
 from ccdphot.daophot.psets import PSF_FUNCTIONS
-from ccdphot.errors import InputError, OutputParseError
+from ccdphot.errors import OutputParseError
 from ccdphot.wrappers.daophot import read_iraf_daophot
 
 log = logging.getLogger(__name__)
@@ -40,7 +39,7 @@ log = logging.getLogger(__name__)
 # One number of a DAOPHOT fixed-width line. Fortran fields can touch when a
 # value fills its field (``-2.5E-01-8.3E-01``), so numbers are found by pattern
 # rather than by splitting on blanks.
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[EeDd][-+]?\d+)?")
+FORTRAN_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[EeDd][-+]?\d+)?")
 
 # DAOPHOT II header labels -> meta names (with units).
 _HEADER_FIGURES = {
@@ -63,52 +62,6 @@ DAOPHOT_UNDEFINED_ERR = 9.9999
 _PSF_LABELS = {label: (number, iraf) for iraf, (label, number, _) in PSF_FUNCTIONS.items()}
 # Number of PSF look-up tables -> VARIABLE PSF order (DAOPHOT II and IRAF varorder).
 _LOOKUP_TABLES_TO_VARORDER = {0: -1, 1: 0, 3: 1, 6: 2}
-
-# Option files: two-letter key -> canonical name, per file kind, with the
-# defaults DAOPHOT II / ALLSTAR use when a key is absent.
-OPTION_KEYS = {
-    "daophot": {
-        "RE": "read_noise_adu", "GA": "gain_e_per_adu", "LO": "low_good_datum_sigma",
-        "HI": "high_good_datum_adu", "FW": "fwhm_pix", "TH": "threshold_sigma",
-        "LS": "low_sharpness", "HS": "high_sharpness", "LR": "low_roundness",
-        "HR": "high_roundness", "WA": "watch_progress", "FI": "fitting_radius_pix",
-        "PS": "psf_radius_pix", "VA": "variable_psf", "FR": "fractional_pixel_expansion",
-        "AN": "analytic_model_psf", "EX": "extra_psf_cleaning_passes",
-        "US": "use_saturated_psf_stars", "PE": "percent_error", "PR": "profile_error",
-        "MS": "max_stars_in_file",
-    },
-    "photo": {
-        **{f"A{c}": f"aperture{i}_pix" for i, c in enumerate("123456789ABC", start=1)},
-        "IS": "inner_sky_radius_pix", "OS": "outer_sky_radius_pix",
-    },
-    "allstar": {
-        "FI": "fitting_radius_pix", "CE": "clipping_exponent",
-        "RE": "redetermine_centroids", "CR": "clipping_range_sigma",
-        "WA": "watch_progress", "MA": "max_group_size", "PE": "percent_error",
-        "PR": "profile_error", "IS": "inner_sky_radius_pix", "OS": "outer_sky_radius_pix",
-        "MS": "max_stars_in_file",
-    },
-}
-OPTION_DEFAULTS = {
-    "daophot": {
-        "read_noise_adu": 0.0, "gain_e_per_adu": 0.0, "low_good_datum_sigma": 7.0,
-        "high_good_datum_adu": 32766.5, "fwhm_pix": 2.5, "threshold_sigma": 4.0,
-        "low_sharpness": 0.2, "high_sharpness": 1.0, "low_roundness": -1.0,
-        "high_roundness": 1.0, "watch_progress": 1.0, "fitting_radius_pix": 2.0,
-        "psf_radius_pix": 11.0, "variable_psf": 0.0, "fractional_pixel_expansion": 0.0,
-        "analytic_model_psf": 1.0, "extra_psf_cleaning_passes": 0.0,
-        "use_saturated_psf_stars": 0.0, "percent_error": 0.75, "profile_error": 5.0,
-        "max_stars_in_file": 5000.0,
-    },
-    "photo": {},
-    "allstar": {
-        "fitting_radius_pix": 2.5, "clipping_exponent": 6.0, "redetermine_centroids": 1.0,
-        "clipping_range_sigma": 2.5, "watch_progress": 1.0, "max_group_size": 50.0,
-        "percent_error": 0.75, "profile_error": 5.0, "inner_sky_radius_pix": 0.0,
-        "outer_sky_radius_pix": 0.0, "max_stars_in_file": 5000.0,
-    },
-}
-
 
 class DaophotFileWarning(UserWarning):
     """A DAOPHOT II file departs from the textbook layout but can be read."""
@@ -138,8 +91,9 @@ def _read_lines(path):
         raise OutputParseError(f"{path}: cannot be read ({err.strerror or err})") from err
 
 
-def _numbers(line):
-    return [float(t.replace("D", "E").replace("d", "e")) for t in _NUMBER.findall(line)]
+def fortran_numbers(line):
+    """The numbers of a line of a DAOPHOT file (Fortran D exponents too), in order."""
+    return [float(t.replace("D", "E").replace("d", "e")) for t in FORTRAN_NUMBER.findall(line)]
 
 
 def _parse_header(path, lines):
@@ -196,8 +150,8 @@ def _rows(path, lines, start, n_min, n_max, what, flag=False):
             if match:
                 tail = match.group(0).strip()
                 text = line[:match.start()]
-        values = _numbers(text)
-        rest = _NUMBER.sub("", text).strip()
+        values = fortran_numbers(text)
+        rest = FORTRAN_NUMBER.sub("", text).strip()
         if rest or not n_min <= len(values) <= n_max:
             want = n_min if n_min == n_max else f"{n_min} to {n_max}"
             raise OutputParseError(f"{Path(path).name} line {number}: expected {want} numbers "
@@ -206,7 +160,7 @@ def _rows(path, lines, start, n_min, n_max, what, flag=False):
     return out
 
 
-def _whole_numbers(path, name, values, line_numbers, what):
+def _wholefortran_numbers(path, name, values, line_numbers, what):
     """``values`` as integers; a fraction is an error naming its line."""
     values = np.asarray(values, dtype=float)
     bad = np.flatnonzero(values != np.rint(values))
@@ -247,7 +201,7 @@ def _star_table(path, meta, rows, spec, what):
         if name in ("ID", "NITER"):
             if np.isnan(data[:, i]).any():
                 raise OutputParseError(f"{Path(path).name}: some lines lack the {name} column")
-            columns.append(MaskedColumn(_whole_numbers(path, name, data[:, i], line_numbers,
+            columns.append(MaskedColumn(_wholefortran_numbers(path, name, data[:, i], line_numbers,
                                                        what), name=name))
         else:
             col = _masked(data[:, i], bad=bad, unit=unit)
@@ -275,6 +229,16 @@ def read_daophot_coo(path):
     return table
 
 
+def _per_aperture(values, name, undefined):
+    """Columns NAME1..NAMEn (mag) of the n aperture columns of ``values``."""
+    columns = []
+    for i in range(values.shape[1]):
+        column = _masked(values[:, i], bad=undefined, unit=u.mag)
+        column.name = f"{name}{i + 1}"
+        columns.append(column)
+    return columns
+
+
 def read_daophot_ap(path):
     """PHOTOMETRY output (``.ap``): two lines per star, any number of apertures.
 
@@ -292,14 +256,14 @@ def read_daophot_ap(path):
                                f"two lines (file truncated?; {what})")
     first, second, numbers, n_ap = [], [], [], None
     for (n1, line1), (n2, line2) in zip(body[0::2], body[1::2]):
-        v1, v2 = _numbers(line1), _numbers(line2)
+        v1, v2 = fortran_numbers(line1), fortran_numbers(line2)
         if n_ap is None:
             n_ap = len(v1) - 3
-        if n_ap < 1 or len(v1) != 3 + n_ap or _NUMBER.sub("", line1).strip():
+        if n_ap < 1 or len(v1) != 3 + n_ap or FORTRAN_NUMBER.sub("", line1).strip():
             raise OutputParseError(f"{name} line {n1}: expected ID, X, Y and "
                                    f"{n_ap or 'one or more'} magnitudes ({what}), got "
                                    f"{line1.strip()!r}")
-        if len(v2) != 3 + n_ap or _NUMBER.sub("", line2).strip():
+        if len(v2) != 3 + n_ap or FORTRAN_NUMBER.sub("", line2).strip():
             raise OutputParseError(f"{name} line {n2}: expected sky, sigma, skew and {n_ap} "
                                    f"magnitude errors ({what}), got {line2.strip()!r}")
         first.append(v1)
@@ -309,20 +273,14 @@ def read_daophot_ap(path):
         n_ap = 0
     first = np.array(first, dtype=float).reshape(-1, 3 + n_ap)
     second = np.array(second, dtype=float).reshape(-1, 3 + n_ap)
-    columns = [MaskedColumn(_whole_numbers(path, "ID", first[:, 0], numbers, what), name="ID"),
+    columns = [MaskedColumn(_wholefortran_numbers(path, "ID", first[:, 0], numbers, what), name="ID"),
                MaskedColumn(first[:, 1], name="X", unit=u.pix),
                MaskedColumn(first[:, 2], name="Y", unit=u.pix)]
-    for i in range(n_ap):
-        col = _masked(first[:, 3 + i], bad=DAOPHOT_UNDEFINED_MAG, unit=u.mag)
-        col.name = f"MAG{i + 1}"
-        columns.append(col)
+    columns += _per_aperture(first[:, 3:], "MAG", DAOPHOT_UNDEFINED_MAG)
     columns += [MaskedColumn(second[:, 0], name="SKY", unit=u.adu),
                 MaskedColumn(second[:, 1], name="SKY_SIGMA", unit=u.adu),
                 MaskedColumn(second[:, 2], name="SKY_SKEW", unit=u.adu)]
-    for i in range(n_ap):
-        col = _masked(second[:, 3 + i], bad=DAOPHOT_UNDEFINED_ERR, unit=u.mag)
-        col.name = f"MERR{i + 1}"
-        columns.append(col)
+    columns += _per_aperture(second[:, 3:], "MERR", DAOPHOT_UNDEFINED_ERR)
     table = _table(path, meta, columns)
     if n_ap:
         table["MAG"] = table["MAG1"]
@@ -392,13 +350,13 @@ def read_daophot_psf(path):
     if label not in _PSF_LABELS:
         raise OutputParseError(f"{name} line 1: unknown analytic function {label!r} (expected "
                                f"one of {', '.join(_PSF_LABELS)})")
-    head = _numbers(lines[0][lines[0].upper().index(label) + len(label):])
+    head = fortran_numbers(lines[0][lines[0].upper().index(label) + len(label):])
     if len(head) != 8:
         raise OutputParseError(f"{name} line 1: expected the function name and 8 numbers "
                                f"(NPSF NPAR NEXP NFRAC PSFMAG BRIGHT XPSF YPSF), got "
                                f"{lines[0].strip()!r}")
     npsf, npar, nexp, nfrac = (int(v) for v in head[:4])
-    params = _numbers(lines[1])
+    params = fortran_numbers(lines[1])
     if len(params) != npar:
         raise OutputParseError(f"{name} line 2: expected {npar} PSF parameters, got "
                                f"{lines[1].strip()!r}")
@@ -423,90 +381,11 @@ def read_daophot_err(path):
     what = "a PSF log: ID, residual and flag per line"
     rows = _rows(path, lines, 0, 2, 2, what, flag=True)
     table = _table(path, {}, [
-        MaskedColumn(_whole_numbers(path, "ID", [v[0] for _, v, _ in rows],
+        MaskedColumn(_wholefortran_numbers(path, "ID", [v[0] for _, v, _ in rows],
                                     [n for n, _, _ in rows], what), name="ID", dtype="i8"),
         MaskedColumn([v[1] for _, v, _ in rows], name="RESIDUAL", dtype=float)])
     table["FLAG"] = [tail for _, _, tail in rows]
     return table
-
-
-# --------------------------------------------------------------------------
-# Option files
-
-
-def option_kind(path):
-    """'daophot', 'photo' or 'allstar' from an option file's name, else None."""
-    name = Path(path).name.lower()
-    if name.startswith("allstar") or name.endswith(".als.opt"):
-        return "allstar"
-    if name.startswith("photo"):
-        return "photo"
-    if name.startswith("daophot"):
-        return "daophot"
-    return None
-
-
-def read_daophot_options(path, kind=None):
-    """Read a DAOPHOT II option file into {canonical name: value}.
-
-    Keys are recognised as DAOPHOT does: by their first two characters, case
-    insensitive (``fi = 7.0``, ``FIT=7``, ``A1=8``). ``kind`` ('daophot',
-    'photo' or 'allstar'; guessed from the file name when omitted) decides
-    what a key means: RE is the read noise in daophot.opt but "redetermine
-    centroids" in allstar.opt. Read as DAOPHOT's Fortran reads them, with a
-    :class:`DaophotFileWarning` for what it would silently take or skip: an
-    unknown key is kept under its two letters, text after the number is
-    ignored (``FW = 3.5 pixels``), a key given twice keeps its last value, and
-    reading stops at the first line of three characters or fewer (a blank
-    line). A line without '=' or without a number after it raises InputError
-    naming the file and line.
-    """
-    path = Path(path)
-    kind = kind or option_kind(path)
-    if kind not in OPTION_KEYS:
-        raise InputError(f"{path.name}: cannot tell which DAOPHOT option file this is; name it "
-                         "daophot.opt, photo.opt or allstar.opt (or pass kind=)")
-    keys = OPTION_KEYS[kind]
-    try:
-        lines = path.read_text(errors="replace").lstrip("\ufeff").splitlines()
-    except OSError as err:
-        raise InputError(f"{path}: cannot read option file ({err.strerror or err})") from err
-
-    def warn(number, message):
-        warnings.warn(f"{path.name} line {number}: {message}", DaophotFileWarning, stacklevel=3)
-
-    options, line_of = {}, {}
-    for number, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        if len(line) <= 3:
-            ignored = [n for n, rest in enumerate(lines[number:], start=number + 1)
-                       if len(rest.strip()) > 3]
-            if ignored:
-                warn(number, f"DAOPHOT stops reading at this short line; lines "
-                             f"{ignored[0]}-{ignored[-1]} are ignored")
-            break
-        if "=" not in line:
-            raise InputError(f"{path.name} line {number}: {line!r} has no '='; DAOPHOT option "
-                             "lines read KEY = value")
-        key, _, text = line.partition("=")
-        key = key.strip()[:2].upper()
-        value = _NUMBER.match(text.strip())
-        if value is None:
-            raise InputError(f"{path.name} line {number}: value {text.strip()!r} of {key} is "
-                             "not a number")
-        rest = text.strip()[value.end():].strip()
-        if rest:
-            warn(number, f"{rest!r} after the value of {key} is ignored, as DAOPHOT ignores it")
-        name = keys.get(key)
-        if name is None:
-            warn(number, f"{key} is not a {kind}.opt option; kept as {key!r}")
-            name = key
-        if name in options:
-            warn(number, f"{key} was already given on line {line_of[name]}; the value of this "
-                         "line is used, as DAOPHOT does")
-        options[name] = _numbers(value.group(0))[0]
-        line_of[name] = number
-    return options
 
 
 _READERS = {".coo": read_daophot_coo, ".ap": read_daophot_ap, ".lst": read_daophot_lst,
@@ -520,7 +399,7 @@ def read_daophot_file(path):
     IRAF outputs (first line ``#K ...``) go to :func:`read_iraf_daophot`; DAOPHOT
     II files by suffix (.coo, .ap, .lst, .nei, .als, .nst, .err). PSF and option
     files have their own readers (:func:`read_daophot_psf`,
-    :func:`read_daophot_options`).
+    :func:`ccdphot.daophot.daophot2_options.read_daophot_options`).
     """
     path = Path(path)
     lines = _read_lines(path)

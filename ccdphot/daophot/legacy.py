@@ -23,6 +23,7 @@ import numpy as np
 from astropy.table import Table
 
 from ccdphot.daophot import daophot2_files as dao
+from ccdphot.daophot import daophot2_options as options
 from ccdphot.daophot.psets import PSF_FUNCTIONS
 from ccdphot.errors import InputError
 
@@ -42,7 +43,7 @@ EDGE_MARGIN_PIX = 2.0
 
 _AN_TO_IRAF = {number: iraf for iraf, (_, number, _) in PSF_FUNCTIONS.items()}
 _KEY_OF = {kind: {name: key for key, name in keys.items()}
-           for kind, keys in dao.OPTION_KEYS.items()}
+           for kind, keys in options.OPTION_KEYS.items()}
 
 
 
@@ -256,7 +257,7 @@ def _read_files(red, image_shape):
     return the star-file tables by role, each checked against the frame."""
     for kind in _OPTION_FILES:
         path = red.files.get(f"{kind}.opt")
-        red.options[kind] = dao.read_daophot_options(path, kind) if path else {}
+        red.options[kind] = options.read_daophot_options(path, kind) if path else {}
     tables = {}
     for role, reader in _STAR_FILES.items():
         if role in red.files:
@@ -275,7 +276,7 @@ def low_good_datum_adu(lo_sigma, sky_adu, sky_sigma_adu):
 
 def _map_datapars(m, red, tables, sky_adu, sky_sigma_adu):
     opt = red.options["daophot"]
-    defaults = dao.OPTION_DEFAULTS["daophot"]
+    defaults = options.OPTION_DEFAULTS["daophot"]
     fw = opt.get("fwhm_pix", defaults["fwhm_pix"])
     m.set("daophot.opt FW", fw, "datapars.fwhmpsf", fw,
           "" if "fwhm_pix" in opt else "DAOPHOT II default")
@@ -330,7 +331,7 @@ def _map_datapars(m, red, tables, sky_adu, sky_sigma_adu):
 
 def _map_findpars(m, red):
     opt = red.options["daophot"]
-    defaults = dao.OPTION_DEFAULTS["daophot"]
+    defaults = options.OPTION_DEFAULTS["daophot"]
     pairs = (("TH", "threshold_sigma", "threshold", "in sky sigmas in both (needs datapars.sigma)"),
              ("LS", "low_sharpness", "sharplo", ""), ("HS", "high_sharpness", "sharphi", ""),
              ("LR", "low_roundness", "roundlo", ""), ("HR", "high_roundness", "roundhi", ""))
@@ -406,7 +407,7 @@ def _psf_function(m, red):
 
 def _map_psf(m, red, tables):
     opt = red.options["daophot"]
-    defaults = dao.OPTION_DEFAULTS["daophot"]
+    defaults = options.OPTION_DEFAULTS["daophot"]
     an, function, note = _psf_function(m, red)
     m.set("daophot.opt AN", an, "daopars.function", function, note)
 
@@ -464,7 +465,7 @@ def _map_psf(m, red, tables):
 
 def _map_allstar(m, red, tables):
     opt = dict(red.options["allstar"])
-    defaults = dao.OPTION_DEFAULTS["allstar"]
+    defaults = options.OPTION_DEFAULTS["allstar"]
     als = tables.get("als")
     source = "allstar.opt"
     frad = als.meta.get("fitting_radius_pix") if als is not None else None
