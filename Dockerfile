@@ -19,9 +19,12 @@ RUN apt-get update \
     | xargs apt-get install -y --no-install-recommends \
  && rm -rf /var/lib/apt/lists/*
 
+# VARTOOLS with the same recipe as setup.sh: from the upstream archive of the pinned
+# commit here (or from VARTOOLS_ARCHIVE, a vendor archive copied into the context).
 COPY . /src/ccdphot
 RUN python3 -m venv /opt/ccdphot \
  && /opt/ccdphot/bin/pip install /src/ccdphot \
+ && bash /src/ccdphot/tools/build_vartools.sh /opt/ccdphot/bin/vartools \
  && rm -rf /src/ccdphot \
  && ccdphot tools --check
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ccdphot setup: the external tools (apt-packages.txt), a virtual environment at
-# .venv with ccdphot installed into it, then one action:
+# .venv with ccdphot installed into it, VARTOOLS built into .venv/bin, then one action:
 #   bash setup.sh demo    set up, then run the pipeline on the bundled NGC 6871 frame, offline,
 #                         against the bundled APASS DR10 extract -> RESULTS/
 #   bash setup.sh test    set up, then run the test suite (extra arguments go to pytest)
@@ -42,7 +42,14 @@ if [ "$(cat .venv/.ccdphot-installed 2>/dev/null)" != "$stamp" ]; then
     echo "$stamp" > .venv/.ccdphot-installed
 fi
 
-# 3. The action.
+# 3. VARTOOLS, built from source into .venv/bin when missing (tools/build_vartools.sh;
+#    about 30 s). Without its source the native period engine is used instead.
+if [ ! -x .venv/bin/vartools ]; then
+    bash tools/build_vartools.sh .venv/bin/vartools \
+        || echo "setup: VARTOOLS not built; \`ccdphot period\` uses its native engine" >&2
+fi
+
+# 4. The action.
 case "$action" in
     demo) exec .venv/bin/ccdphot run tests/data/ngc6871/NGC6871.fits --out RESULTS \
               --refcat tests/data/catalogs/apass_dr10_ngc6871.csv "$@" ;;

@@ -59,6 +59,17 @@ def _spec(config, name):
     return spec, [sys.executable if part == PYTHON_TOKEN else part for part in command]
 
 
+def find_executable(command):
+    """Path of ``command``: on PATH, else in the bin directory of the running Python.
+
+    The second place finds tools that setup built into the virtual environment
+    (e.g. ``.venv/bin/vartools``) when ccdphot runs as ``.venv/bin/ccdphot``
+    without the environment being activated.
+    """
+    return (shutil.which(command)
+            or shutil.which(command, path=str(Path(sys.executable).parent)))
+
+
 def _not_found(name, spec, command, why):
     return ToolNotFoundError(
         spec.get("label", name),
@@ -125,10 +136,11 @@ class ToolRegistry:
         if name in self._resolved:
             return self._resolved[name]
         spec, command = _spec(self.config, name)
-        executable = shutil.which(command[0])
+        executable = find_executable(command[0])
         if executable is None:
-            raise _not_found(name, spec, command, f"'{command[0]}' not found on PATH")
-        version = probe_version(spec, command)
+            raise _not_found(name, spec, command, f"'{command[0]}' not found on PATH nor "
+                             "beside the Python running ccdphot")
+        version = probe_version(spec, [executable, *command[1:]])
         if spec.get("version_required", False) and not version:
             raise _not_found(name, spec, command, "its version probe found no version "
                              "(the tool is not usable)")

@@ -50,46 +50,53 @@ def test_load_legacy_reads_every_file(reduction, ngc6871_dir):
     assert reduction.options["daophot"] == read_daophot_options(ngc6871_dir / "daophot.opt")
 
 
+# Expected IRAF values, worked by hand from the bundled files (tests/data/ngc6871) and the
+# definitions of the DAOPHOT II user's manual (Stetson) and the IRAF help pages of
+# datapars, findpars, fitskypars, photpars and daopars -- not from ccdphot's parser:
+#   daophot.opt: RE=1.7 (read noise, ADU)  GA=9.0 (e-/ADU)  LO=8.0 (sigmas below the sky)
+#                HI=31000 (ADU)  FW=5.0  TH=3.5 (sigma)  FI=6.0  PS=24.0  VA=2  EX=5
+#   photo.opt:   A1=8 (aperture radius)  IS=35, OS=50 (sky annulus radii)
+#   NGC6871.als header line: LOWBAD -3.9 (the low good datum DAOPHOT II computed from LO,
+#                the sky and its sigma), FRAD 2.50 (ALLSTAR's fitting radius)
+#   NGC6871.psf first word: GAUSSIAN
+
+
 def test_daophot_options_become_iraf_parameters(reduction):
-    opt = reduction.options["daophot"]
     data = reduction.iraf_params["datapars"]
-    assert data["fwhmpsf"] == opt["fwhm_pix"]
-    assert data["epadu"] == opt["gain_e_per_adu"]
-    # RE is in ADU in DAOPHOT II, IRAF's readnoise in electrons
-    assert data["readnoise"] == pytest.approx(opt["read_noise_adu"] * opt["gain_e_per_adu"])
-    # LO (sigmas below sky) -> the LOWBAD DAOPHOT computed, recorded in the headers
-    assert data["datamin"] == reduction.allstar.meta["low_bad_adu"]
-    assert data["datamax"] == opt["high_good_datum_adu"]
+    assert data["fwhmpsf"] == 5.0  # FW
+    assert data["epadu"] == 9.0  # GA, e-/ADU in both
+    # RE is in ADU in DAOPHOT II, datapars.readnoise in electrons: 1.7 ADU x 9.0 e-/ADU
+    assert data["readnoise"] == pytest.approx(15.3)
+    # LO is in sigmas below the sky, datapars.datamin in ADU: the LOWBAD DAOPHOT computed
+    assert data["datamin"] == -3.9
+    assert data["datamax"] == 31000.0  # HI, ADU in both
     assert data["exposure"] == "" and data["itime"] == 1.0
-    assert reduction.iraf_params["findpars"]["threshold"] == opt["threshold_sigma"]
+    assert reduction.iraf_params["findpars"]["threshold"] == 3.5  # TH, sigmas in both
     dao_pars = reduction.iraf_params["daopars"]
     assert dao_pars["function"] == "gauss"
-    assert dao_pars["varorder"] == opt["variable_psf"]
-    assert dao_pars["psfrad"] == opt["psf_radius_pix"]
-    assert dao_pars["nclean"] == opt["extra_psf_cleaning_passes"]
+    assert dao_pars["varorder"] == 2  # VA: 2 = quadratic in both
+    assert dao_pars["psfrad"] == 24.0  # PS
+    assert dao_pars["nclean"] == 5  # EX, extra PSF cleaning passes
     # PSF/NSTAR fit with daophot.opt FI, ALLSTAR with its own
-    assert reduction.task_params["psf"]["daopars"]["fitrad"] == opt["fitting_radius_pix"]
-    assert reduction.task_params["nstar"]["daopars"]["fitrad"] == opt["fitting_radius_pix"]
+    assert reduction.task_params["psf"]["daopars"]["fitrad"] == 6.0
+    assert reduction.task_params["nstar"]["daopars"]["fitrad"] == 6.0
 
 
 def test_photo_opt_becomes_phot_parameters(reduction):
-    photo = reduction.options["photo"]
-    assert reduction.iraf_params["photpars"]["apertures"] == f"{photo['aperture1_pix']:g}"
+    assert reduction.iraf_params["photpars"]["apertures"] == "8"  # A1
     # the zero point is [photometry] zero_point_mag, never the legacy 25
     assert "zmag" not in reduction.iraf_params["photpars"]
     sky = reduction.iraf_params["fitskypars"]
-    assert sky["annulus"] == photo["inner_sky_radius_pix"]
-    assert sky["dannulus"] == photo["outer_sky_radius_pix"] - photo["inner_sky_radius_pix"]
+    # fitskypars: annulus = inner radius (IS), dannulus = width (OS - IS = 50 - 35)
+    assert sky["annulus"] == 35.0 and sky["dannulus"] == 15.0
     assert reduction.iraf_params["centerpars"]["calgorithm"] == "none"
 
 
 def test_allstar_opt_contradicted_by_the_als_header(reduction):
     """The bundled allstar.opt says FI=7 but NGC6871.als was fitted with FRAD=2.5:
     the header wins and ALLSTAR's defaults are mapped (no sky re-fit)."""
-    assert reduction.options["allstar"]["fitting_radius_pix"] != \
-        reduction.allstar.meta["fitting_radius_pix"]
     daopars = reduction.iraf_params["daopars"]
-    assert daopars["fitrad"] == reduction.allstar.meta["fitting_radius_pix"]
+    assert daopars["fitrad"] == 2.5  # FRAD of the .als header, not allstar.opt's FI = 7
     assert daopars["fitsky"] is False and daopars["recenter"] is True
     assert daopars["clipexp"] == 6 and daopars["maxgroup"] == 50
     assert any("allstar.opt FI=7" in w for w in reduction.warnings)
@@ -188,6 +195,7 @@ def test_bad_analytic_model(tmp_path):
 def test_low_good_datum_from_the_sky_without_headers(tmp_path):
     (tmp_path / "daophot.opt").write_text("LO = 8\nGA = 2\nRE = 5\n")
     reduction = load_legacy(tmp_path, sky_adu=100.0, sky_sigma_adu=4.0)
+    # by hand: sky 100 ADU - LO 8 x sigma 4 ADU = 68 ADU; RE 5 ADU x GA 2 e-/ADU = 10 e-
     assert reduction.iraf_params["datapars"]["datamin"] == low_good_datum_adu(8, 100.0, 4.0) == 68.0
     assert reduction.iraf_params["datapars"]["sigma"] == 4.0
     assert reduction.iraf_params["datapars"]["readnoise"] == 10.0

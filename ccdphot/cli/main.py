@@ -12,6 +12,8 @@ from pathlib import Path
 from ccdphot import __version__
 from ccdphot.cli.calib import add_header_options, add_parsers, header_run_options
 from ccdphot.cli.catalog import add_catalog_parser
+from ccdphot.cli.lightcurve import add_lightcurve_parser
+from ccdphot.cli.period import add_period_parser
 from ccdphot.config import config_to_toml, load_config, parse_override
 from ccdphot.errors import CCDPhotError, InputError
 from ccdphot.frame.pipeline import run_frame
@@ -163,6 +165,8 @@ def build_parser():
     config.set_defaults(func=_cmd_config)
     add_parsers(sub, _add_config_options, _config)
     add_catalog_parser(sub, _add_config_options, _config)
+    add_lightcurve_parser(sub)
+    add_period_parser(sub, _add_config_options, _config)
     return parser
 
 

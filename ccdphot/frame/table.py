@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from astropy import units as u
-from astropy.table import Column, MaskedColumn, Table
+from astropy.table import Column, MaskedColumn, Table, vstack
 
 from ccdphot.magnitudes import UNDEFINED_MAG
 from ccdphot.products import (
@@ -47,6 +47,10 @@ CALIBRATED_COLUMNS = (
      "16 blended (neighbours add light within [zeropoint] isolation_arcsec)"),
 )
 
+# Added by the psf step's residual passes only (ccdphot/daophot/second_pass.py).
+PASS_COLUMN = ("DETECTION_PASS", "i2", None,
+               "1: detection list; k > 1: found in the star-subtracted image of pass k-1")
+
 
 def new_unified(numbers, calibrated=False):
     """An all-masked unified table with one row per detection NUMBER."""
@@ -69,6 +73,24 @@ def add_calibrated_columns(table):
         if name not in table.colnames:
             table[name] = MaskedColumn(np.zeros(n, dtype=dtype), mask=np.ones(n, bool),
                                        unit=unit, description=description)
+
+
+def with_rows_found_by_pass(table, numbers, pass_number):
+    """The table plus all-masked rows for ``numbers``, stars found by pass ``pass_number``.
+
+    Their SExtractor columns stay masked (they are not in the detection list);
+    DETECTION_PASS (added when missing, 1 for the detection list) records the pass.
+    """
+    name, dtype, unit, description = PASS_COLUMN
+    if name not in table.colnames:
+        table[name] = MaskedColumn(np.ones(len(table), dtype=dtype), unit=unit,
+                                   description=description)
+    rows = new_unified(numbers, calibrated="MAG_CAL" in table.colnames)
+    rows[name] = MaskedColumn(np.full(len(rows), pass_number, dtype=dtype), unit=unit,
+                              description=description)
+    merged = vstack([table, rows[table.colnames]], join_type="exact", metadata_conflicts="silent")
+    merged.meta.update(table.meta)
+    return merged
 
 
 def fill_by_number(table, source, columns):
@@ -113,7 +135,7 @@ def sky_positions(table, wcs):
 def text_formats():
     """printf formats of the classic text table, per column."""
     formats = {}
-    for name, dtype, unit, _ in COLUMNS + CALIBRATED_COLUMNS:
+    for name, dtype, unit, _ in COLUMNS + CALIBRATED_COLUMNS + (PASS_COLUMN,):
         if dtype.startswith("i"):
             formats[name] = "{:7d}"
         elif name in ("ALPHA_J2000", "DELTA_J2000"):

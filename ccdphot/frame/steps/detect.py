@@ -13,6 +13,7 @@ from pathlib import Path
 
 from astropy.table import Table
 
+from ccdphot.detection.crowded import crowded_settings
 from ccdphot.errors import ConfigError, ToolError
 from ccdphot.frame.table import fill_by_number, new_unified
 from ccdphot.wrappers import sextractor
@@ -24,15 +25,22 @@ def run(ctx):
     detect = ctx.config["detect"]
     zero_point_mag = ctx.config["photometry"]["zero_point_mag"]
     tool = ctx.tools.use("sextractor")
-    result = sextractor.Job(tool, ctx.work_dir, image_name=ctx.image_name,
-                            **_setup(ctx, detect, zero_point_mag)).run()
+    setup = _setup(ctx, detect, zero_point_mag)
+    result = sextractor.Job(tool, ctx.work_dir, image_name=ctx.image_name, **setup).run()
     detections = sextractor.on_zero_point(result.table, zero_point_mag)
     if len(detections) == 0:
         raise ToolError(tool.label, "found no sources above the detection threshold; check "
                         "the frame, or lower [detect] detect_thresh_sigma (DETECT_THRESH)")
     fwhm, n_stars = sextractor.seeing(detections, detect["seeing_min_snr"],
                                       detect["seeing_max_elongation"])
+    if detect["crowded"]["enabled"] and not detect["sextractor_config"]:
+        setup["settings"].update(crowded_settings(detect["crowded"], fwhm.value, ctx.work_dir))
+        result = sextractor.Job(tool, ctx.work_dir, image_name=ctx.image_name, **setup).run()
+        log.info("crowded-field detection: %d detections (normal setup: %d)",
+                 len(result.table), len(detections))
+        detections = sextractor.on_zero_point(result.table, zero_point_mag)
     ctx.detections = detections
+    ctx.memo["sextractor_setup"] = setup  # the psf step's residual passes detect the same way
     first_aperture = Table({"NUMBER": detections["NUMBER"],
                             "MAG_APER": _first(detections["MAG_APER"]),
                             "MAGERR_APER": _first(detections["MAGERR_APER"])})

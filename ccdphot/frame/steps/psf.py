@@ -12,6 +12,9 @@
    function with the fewest parameters among those that fit within ``[psf]
    function_tolerance`` of the best is taken.
 4. ALLSTAR fits every star with the last PSF and writes the residual image.
+5. Residual passes (``[psf] passes`` > 1, :mod:`ccdphot.daophot.second_pass`):
+   stars found in the residual image are added (new rows, DETECTION_PASS > 1)
+   and ALLSTAR fits the complete list again; the last pass's residual remains.
 
 Products in ``work/``: ``psf_model.fits`` (the last iteration's IRAF PSF
 image), ``psf_stars.pst`` (the PSF stars given), ``allstar.als``,
@@ -31,6 +34,7 @@ from ccdphot.daophot.legacy_comparison import compare_to_legacy, plot_legacy_com
 from ccdphot.daophot.psets import aperture_layer, psf_layer
 from ccdphot.daophot.psf_iterations import fit_psf
 from ccdphot.daophot.psf_stars import select_psf_stars
+from ccdphot.daophot.second_pass import run_passes
 from ccdphot.errors import InputError
 from ccdphot.frame.steps.daophot_support import (
     coords_file,
@@ -146,6 +150,14 @@ def run(ctx):
     model = daophot.read_psf_header(ctx.work_dir / PSF_MODEL)
 
     allstar_table = with_numbers(daophot.read_iraf_daophot(ctx.work_dir / ALLSTAR_FILE), stars)
+    passes = [{"pass": 1, "n_stars": len(stars), "n_fitted": len(allstar_table),
+               "seconds": round(phot_seconds + iraf_seconds, 2)}]
+    measured = stars
+    if int(config["passes"]) > 1 and legacy_reduction(ctx) is None:
+        measured, allstar_table, later = run_passes(ctx, tool, psets, stars, allstar_table, {
+            "phot": "psf_pass{}.mag", "psf_model": PSF_MODEL, "allstar": ALLSTAR_FILE,
+            "rejects": ALLSTAR_REJECTS, "residual": RESIDUAL_IMAGE}, fwhm)
+        passes += later
     n_fitted = fill_by_number(ctx.table, allstar_table, _UNIFIED_FROM_ALLSTAR)
     ctx.details["psf"] = {
         "psf_star_selection": how, "n_psf_stars_given": n_psf, "iterations": records,
@@ -153,15 +165,16 @@ def run(ctx):
             records[0].get("function_choice"), "model": model, "model_file": last_psf,
         "daopars": {k: psets["daopars"][k] for k in ("function", "varorder", "psfrad", "fitrad")},
         "pyraf_jobs": n_jobs, "seconds_phot": round(phot_seconds, 2),
-        "seconds_psf_allstar": round(iraf_seconds, 2),
+        "seconds_psf_allstar": round(iraf_seconds, 2), "passes": passes,
         "products": [PSF_MODEL, PSF_STARS_FILE, ALLSTAR_FILE, RESIDUAL_IMAGE]}
     ctx.qc.update({"psf_function": model["function"], "psf_n_stars": model["n_psf_stars"],
                    "psf_scatter": records[-1]["scatter"], "psf_n_fitted": n_fitted,
                    "psf_iterations": len(records), "psf_converged": records[-1]["converged"]})
-    figures = {"n_stars": len(stars), "n_fitted": n_fitted, "function": model["function"],
+    figures = {"n_stars": len(measured), "n_fitted": n_fitted, "function": model["function"],
                "n_psf_stars": model["n_psf_stars"], "psf_scatter": records[-1]["scatter"],
                "iterations": len(records), "converged": records[-1]["converged"],
-               "seconds_iraf": round(phot_seconds + iraf_seconds, 2)}
+               "seconds_iraf": round(sum(p["seconds"] for p in passes), 2),
+               "n_passes": len(passes), "n_added_by_passes": len(measured) - len(stars)}
     if ctx.config["aperture"]["subtract_neighbours"]:
         figures["n_aperture_without_neighbours"] = measure_without_neighbours(
             ctx, tool, psets, stars, PSF_MODEL, RESIDUAL_IMAGE, allstar_table)

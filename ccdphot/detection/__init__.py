@@ -1,0 +1,1 @@
+"""Detection for crowded fields: seeing-matched SExtractor setup and residual searches."""
