@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from ccdphot.config import load_config
-from ccdphot.daophot.files import read_daophot_lst
+from ccdphot.daophot.daophot2_files import read_daophot_lst
 from ccdphot.daophot.psfstars import psf_numbers_from_list
 from ccdphot.errors import InputError
 from ccdphot.frame.pipeline import run_frame

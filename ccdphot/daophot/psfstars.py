@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ccdphot.daophot.files import read_daophot_lst
+from ccdphot.daophot.daophot2_files import read_daophot_lst
 from ccdphot.errors import InputError, OutputParseError
 from ccdphot.products import write_text_atomic
 
