@@ -37,7 +37,7 @@ from astropy.stats import SigmaClip
 from astropy.table import Table
 
 import ccdphot
-from ccdphot.daophot.files import read_iraf_daophot
+from ccdphot.wrappers.daophot import read_iraf_daophot
 
 HERE = Path(__file__).resolve().parent
 NGC6871 = HERE.parent / "tests" / "data" / "ngc6871"

@@ -30,7 +30,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 import ccdphot
-from ccdphot.daophot.files import read_daophot_als
+from ccdphot.daophot.daophot2_files import read_daophot_als
 from ccdphot.daophot.legacy_comparison import compare_to_legacy
 
 HERE = Path(__file__).resolve().parent

@@ -15,6 +15,7 @@ replaces the default cache root ``~/.cache/ccdphot`` (the catalogue cache is its
 """
 
 import copy
+import hashlib
 import json
 import os
 import sys
@@ -30,7 +31,7 @@ else:  # pragma: no cover - exercised only on Python 3.10
     import tomli as tomllib
 
 __all__ = ["load_config", "default_config", "thaw", "config_to_toml", "parse_override",
-           "read_toml", "user_config_file", "CONFIG_DIR_ENV", "CACHE_DIR_ENV"]
+           "read_toml", "config_sha256", "user_config_file", "CONFIG_DIR_ENV", "CACHE_DIR_ENV"]
 
 CONFIG_DIR_ENV = "CCDPHOT_CONFIG_DIR"
 CACHE_DIR_ENV = "CCDPHOT_CACHE_DIR"
@@ -162,6 +163,15 @@ def load_config(path=None, overrides=(), data=None):
     for override in overrides:
         _merge(config, override, "command-line option")
     return _freeze(config)
+
+
+def config_sha256(config):
+    """SHA-256 of a config's canonical JSON: equal for equal settings, whatever their order.
+
+    Stored in run.json; a batch resumes (skips) a frame only when it matches.
+    """
+    text = json.dumps(thaw(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def config_to_toml(config):

@@ -22,6 +22,10 @@ class OutputError(CCDPhotError):
     """The output directory cannot be created or written."""
 
 
+class ClusterError(CCDPhotError):
+    """The Dask cluster of a batch cannot be reached, has no workers, or lost them all."""
+
+
 class StepUnavailableError(CCDPhotError):
     """A step was asked for that this version of ccdphot does not provide."""
 

@@ -162,6 +162,12 @@ def read_frame_products(result_dir, accept=(PHOTOMETRY_SCHEMA,)):
     return table, record
 
 
+def check_writable(directory):
+    """Create ``directory`` if needed and make (and remove) a file in it; OSError if it cannot."""
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    tempfile.NamedTemporaryFile(dir=directory, prefix=".probe-", delete=True).close()
+
+
 def prepare_output(out_root, stem):
     """Create ``out_root/stem`` and a fresh ``work/`` in it; check it is writable."""
     out_dir = Path(out_root) / stem
@@ -173,8 +179,7 @@ def prepare_output(out_root, stem):
                 old.unlink()
             else:
                 shutil.rmtree(old)
-        probe = tempfile.NamedTemporaryFile(dir=out_dir, prefix=".probe-", delete=True)
-        probe.close()
+        check_writable(out_dir)
     except OSError as err:
         reason = err.strerror or str(err)
         raise OutputError(f"cannot write results to {out_dir} ({reason}); choose a writable "

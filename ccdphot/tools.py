@@ -7,7 +7,6 @@ version, so that a missing or outdated tool fails before any work is done, with
 a message that says how to install it or point the config at another binary.
 """
 
-import functools
 import logging
 import re
 import shutil
@@ -79,9 +78,14 @@ def _not_found(name, spec, command, why):
     )
 
 
-@functools.lru_cache(maxsize=64)
+# (probe argv, version regex) -> version found, once per process. A probe that found
+# no version (it timed out on a busy machine, or the tool crashed) is not kept: a
+# long-lived batch worker would otherwise fail every later frame for one bad start.
+_FOUND_VERSIONS = {}
+
+
 def _probe_output(argv, timeout_s):
-    """stdout+stderr of one version-probe command, run once per process.
+    """stdout+stderr of one version-probe command.
 
     Run in a scratch directory: a probe must never leave files where ccdphot
     was started. '' when the command cannot run or times out.
@@ -105,11 +109,17 @@ def probe_version(spec, argv):
             text = Path(version_file).read_text(errors="replace")
         except OSError:
             text = ""
-    else:
+        match = regex.search(text)
+        return match.group(1).rstrip(".") if match else ""
+    probe = (*argv, *spec.get("version_args", []))
+    key = (probe, regex.pattern)
+    if key not in _FOUND_VERSIONS:
         timeout_s = min(_VERSION_PROBE_TIMEOUT_S, float(spec.get("timeout_s", 600)))
-        text = _probe_output((*argv, *spec.get("version_args", [])), timeout_s)
-    match = regex.search(text)
-    return match.group(1).rstrip(".") if match else ""
+        match = regex.search(_probe_output(probe, timeout_s))
+        if not match:
+            return ""
+        _FOUND_VERSIONS[key] = match.group(1).rstrip(".")
+    return _FOUND_VERSIONS[key]
 
 
 class ToolRegistry:

@@ -15,7 +15,7 @@ from astropy.table import Table
 
 import ccdphot
 from ccdphot.config import load_config
-from ccdphot.daophot.files import read_daophot_als
+from ccdphot.daophot.daophot2_files import read_daophot_als
 from ccdphot.daophot.legacy_comparison import compare_to_legacy
 from ccdphot.daophot.second_pass import new_stars, run_passes
 from ccdphot.detection.crowded import gaussian_filter_text

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from ccdphot.daophot import files as dao
+from ccdphot.daophot import daophot2_files as dao
+from ccdphot.daophot.daophot2_options import read_daophot_options
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,7 +47,7 @@ def test_load_legacy_reads_every_file(reduction, ngc6871_dir):
     assert reduction.star_list_file.name == "NGC6871.coo" and len(reduction.star_list) == 4166
     assert len(reduction.psf_stars) == 60 and len(reduction.allstar) == 4146
     assert reduction.psf["function"] == "GAUSSIAN"
-    assert reduction.options["daophot"] == dao.read_daophot_options(ngc6871_dir / "daophot.opt")
+    assert reduction.options["daophot"] == read_daophot_options(ngc6871_dir / "daophot.opt")
 
 
 # Expected IRAF values, worked by hand from the bundled files (tests/data/ngc6871) and the
@@ -83,7 +84,8 @@ def test_daophot_options_become_iraf_parameters(reduction):
 
 def test_photo_opt_becomes_phot_parameters(reduction):
     assert reduction.iraf_params["photpars"]["apertures"] == "8"  # A1
-    assert reduction.iraf_params["photpars"]["zmag"] == 25.0  # DAOPHOT's 1 ADU = 25 mag
+    # the zero point is [photometry] zero_point_mag, never the legacy 25
+    assert "zmag" not in reduction.iraf_params["photpars"]
     sky = reduction.iraf_params["fitskypars"]
     # fitskypars: annulus = inner radius (IS), dannulus = width (OS - IS = 50 - 35)
     assert sky["annulus"] == 35.0 and sky["dannulus"] == 15.0
@@ -112,6 +114,43 @@ def test_consistent_allstar_opt_is_mapped(legacy_copy):
     assert daopars["sannulus"] == 3.0 and daopars["wsannulus"] == 22.0
     assert daopars["maxgroup"] == 100  # IRAF's ceiling
     assert not reduction.warnings
+
+
+def test_reduction_as_observers_have_it_maps_like_the_textbook_one(legacy_copy, reduction):
+    """The real reduction as other observers' files come: star files with CRLF line ends and
+    trailing blanks, a PICK list whose header says NL=2 (copied from the .ap), an .ap with
+    three apertures where photo.opt lists one, a daophot.opt with an unknown key and a key
+    given again with a unit after its value. The same IRAF parameters; every departure is a
+    warning of the reduction."""
+    for name in ("NGC6871.coo", "NGC6871.als", "NGC6871.nei"):
+        path = legacy_copy / name
+        path.write_bytes("\r\n".join(line + "  " for line in
+                                      path.read_text().splitlines()).encode() + b"\r\n")
+    lst = (legacy_copy / "NGC6871.lst").read_text().splitlines()
+    lst[1] = "  2" + lst[1][3:]
+    (legacy_copy / "NGC6871.lst").write_text("\n".join(lst) + "\n")
+    ap = (legacy_copy / "NGC6871.ap").read_text().splitlines()
+    stars = [(a, b) for a, b in zip(ap[4::3], ap[5::3])]
+    (legacy_copy / "NGC6871.ap").write_text("\n".join(
+        ap[:3] + [line for a, b in stars for line in
+                  ("", a + "   12.000   11.500", b + "   0.0100   0.0200")]) + "\n")
+    opt = (legacy_copy / "daophot.opt").read_bytes().decode().split("\r\n")
+    blank = opt.index("")
+    (legacy_copy / "daophot.opt").write_bytes("\r\n".join(
+        opt[:blank] + ["QQ = 1.0", "PS = 24.0 pix  "] + opt[blank:]).encode())
+
+    messy = load_legacy(legacy_copy, image_shape=SHAPE)
+    assert messy.iraf_params == reduction.iraf_params
+    assert messy.task_params == reduction.task_params
+    assert len(messy.star_list) == 4166 and len(messy.psf_stars) == 60
+    new = [w for w in messy.warnings if w not in reduction.warnings]
+    assert any("NGC6871.lst: the header says NL=2" in w for w in new)
+    assert any("QQ is not a daophot.opt option" in w for w in new)
+    assert any("'pix' after the value of PS is ignored" in w for w in new)
+    assert any("PS was already given on line 9" in w for w in new)
+    assert any("photo.opt lists 1 aperture(s) but NGC6871.ap holds 3" in w for w in new)
+    assert len(new) == 5
+    assert "daophot.opt QQ" in set(messy.mapping_table()["legacy_option"])
 
 
 def test_mapping_lists_every_option_including_those_without_equivalent(reduction, ngc6871_dir):

@@ -67,8 +67,8 @@ def test_no_tool_leaves_files_where_ccdphot_was_started(demo_run):
     _, result, _ = demo_run
     assert sorted(p.name for p in result.parent.iterdir()) == ["NGC6871"]
     assert sorted(p.name for p in result.iterdir()) == [
-        "ccdphot.log", "photometry.ecsv", "photometry.txt", "run.json", "work",
-        "zeropoint.png"]
+        "ccdphot.log", "photometry.ecsv", "photometry.txt", "qc_image.png", "qc_photometry.png",
+        "run.json", "work", "zeropoint.png"]
 
 
 @pytest.mark.requires_sextractor

@@ -1,15 +1,17 @@
-"""IRAF DAOPHOT (noao.digiphot.daophot) through PyRAF: parameters, task calls, outputs.
+"""IRAF DAOPHOT (noao.digiphot.daophot) through PyRAF: task calls, running, outputs.
 
-*Build*: the six parameter sets (datapars, findpars, centerpars, fitskypars,
-photpars, daopars) are layered: the shipped defaults
-``default_params/daophot/psets.toml``, then values from the frame
-(:func:`frame_psets`), then a legacy reduction's options, then the user's
-``[daophot.<pset>]`` tables. *Run*: the task calls (:func:`phot_call`,
-:func:`psf_call`, ...) go as one job to the PyRAF worker
-(:func:`ccdphot.wrappers.pyraf.run_iraf`), the parameter sets first.
-*Parse*: IRAF's text outputs are read by :mod:`ccdphot.daophot_files`; the
-PSF task's log and PSF image header by :func:`read_psf_log` and
-:func:`read_psf_header`.
+A :class:`Job` (:mod:`ccdphot.wrappers.base`) runs a list of task calls as
+one PyRAF job. *Build*: :func:`pset_calls` sets the six parameter sets (their
+values are decided by :mod:`ccdphot.daophot.psets`), :func:`phot_call`,
+:func:`psf_call`, ... build the task calls, :func:`write_coords` and
+:func:`write_pst` their input lists. *Execute*: the calls go as one job to the
+PyRAF worker (:func:`ccdphot.wrappers.pyraf.run_iraf`, through the one
+runner), the parameter sets first. *Parse*: :func:`read_iraf_daophot` reads IRAF's text
+outputs (daofind coo, phot mag, pstselect pst, psf psg, nstar nst, allstar
+als) with astropy's ``daophot`` format into the column names of the DAOPHOT II
+readers (:mod:`ccdphot.daophot.daophot2_files`); :func:`read_psf_log`,
+:func:`read_psf_header` and :func:`read_psf_lookup_tables` read what the PSF
+task reported and wrote; :func:`check_psf_fit` refuses an unusable fit.
 
 IRAF assigns photometry IDs 1, 2, ... in the order of the coordinate file; the
 callers keep that order to map IDs back to their own star numbers.
@@ -17,85 +19,29 @@ callers keep that order to map IDs back to their own star numbers.
 
 import logging
 import re
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from astropy import units as u
+from astropy.io import ascii as astropy_ascii
 from astropy.io import fits
-from ccdphot.wrappers.base import param_file
+from astropy.table import MaskedColumn, Table
+from ccdphot.wrappers.base import CatalogResult, ToolJob, ToolResult
 from ccdphot.wrappers.pyraf import IrafCall, run_iraf
 
-from ccdphot.config import read_toml
-from ccdphot.errors import ConfigError, OutputParseError, ToolError
+from ccdphot.errors import OutputParseError, ToolError
 
 log = logging.getLogger(__name__)
 
 PACKAGE = "noao.digiphot.daophot"
-PSETS = ("datapars", "findpars", "centerpars", "fitskypars", "photpars", "daopars")
-PSF_FUNCTIONS = ("gauss", "moffat15", "moffat25", "lorentz", "penny1", "penny2")
 _QUIET = {"verify": False, "update": False, "cache": True}
 _QUIET_INTERACTIVE = {**_QUIET, "interactive": False}
 
 
-def default_psets():
-    """The shipped parameter sets: {pset: {param: value}}."""
-    data = read_toml(param_file("daophot", "psets.toml").read_text(),
-                     "default_params/daophot/psets.toml")
-    return {pset: dict(data.get(pset, {})) for pset in PSETS}
-
-
-def merge_psets(*layers):
-    """Later layers override earlier ones, parameter by parameter.
-
-    A pset name outside :data:`PSETS` or a parameter the shipped defaults do
-    not know is a ConfigError naming it (IRAF would reject it at run time).
-    """
-    merged = default_psets()
-    for layer in layers:
-        for pset, params in (layer or {}).items():
-            if pset not in merged:
-                raise ConfigError(f"unknown DAOPHOT parameter set '{pset}'; known: "
-                                  f"{', '.join(PSETS)}")
-            unknown = [name for name in params if name not in merged[pset]]
-            if unknown:
-                raise ConfigError(f"unknown IRAF parameter(s) {', '.join(unknown)} in {pset}; "
-                                  f"known: {', '.join(merged[pset])}")
-            merged[pset].update(params)
-    return merged
-
-
-def frame_psets(fwhm_pix, gain_e_per_adu=None, readnoise_e=None, saturate_adu=None,
-                sky_sigma_adu=None, header_keys=()):
-    """Parameters a frame decides: seeing, detector noise, saturation, header keywords.
-
-    ``header_keys`` names the keywords present in the working header among
-    AIRMASS, FILTER, DATE-OBS, so IRAF copies them into its outputs.
-    """
-    datapars = {"fwhmpsf": float(fwhm_pix)}
-    if gain_e_per_adu:
-        datapars["epadu"] = float(gain_e_per_adu)
-    if readnoise_e is not None:
-        datapars["readnoise"] = float(readnoise_e)
-    if saturate_adu:
-        datapars["datamax"] = float(saturate_adu)
-    if sky_sigma_adu:
-        datapars["sigma"] = float(sky_sigma_adu)
-    for key, param in (("AIRMASS", "airmass"), ("FILTER", "filter"), ("DATE-OBS", "obstime")):
-        if key in header_keys:
-            datapars[param] = key
-    return {"datapars": datapars}
-
-
-def aperture_radii(psets):
-    """photpars.apertures as a list of radii (it may be a list or IRAF's 'r1,r2' text)."""
-    value = psets["photpars"]["apertures"]
-    if isinstance(value, str):
-        value = [part for part in re.split(r"[,\s]+", value) if part]
-    try:
-        return [float(radius) for radius in value]
-    except ValueError as err:
-        raise ConfigError(f"photpars.apertures {value!r} is not a list of radii in pixels "
-                          "(IRAF ranges like '3:9:2' are not supported)") from err
-
+# --------------------------------------------------------------------------
+# Build
 
 def pset_calls(psets):
     """IrafCalls setting every parameter set (they precede the task calls of a job)."""
@@ -143,31 +89,20 @@ def substar_call(image, photfile, exfile, psfimage, subimage):
         "subimage": subimage, "verbose": False, **_QUIET})
 
 
+def seepsf_call(psfimage, image, x_pix="INDEF", y_pix="INDEF"):
+    """SEEPSF: the PSF model (analytic function plus look-up table) as an image, at
+    (x_pix, y_pix) of the frame (default: the PSF's centre), for the PSF star's magnitude."""
+    return IrafCall("seepsf", package=PACKAGE, remove=(image,), params={
+        "psfimage": psfimage, "image": image, "xpsf": x_pix, "ypsf": y_pix,
+        "dimension": "INDEF", "magnitude": "INDEF"})
+
+
 def allstar_call(image, photfile, psfimage, allstarfile, rejfile, subimage):
     """ALLSTAR on every star of ``photfile``; writes the star-subtracted image."""
     return IrafCall("allstar", package=PACKAGE, remove=(allstarfile, rejfile, subimage), params={
         "image": image, "photfile": photfile, "psfimage": psfimage,
         "allstarfile": allstarfile, "rejfile": rejfile, "subimage": subimage,
         "verbose": False, **_QUIET})
-
-
-def run(tool, work_dir, job, psets, calls, expect=(), task_params=None):
-    """Run ``calls`` after setting ``psets``, as one PyRAF job in ``work_dir``.
-
-    ``task_params`` ({task: {pset: {param: value}}}) overrides parameters for
-    the calls of one task only (e.g. a legacy PSF fitting radius that differs
-    from ALLSTAR's); the job's own values are restored after such a call.
-    """
-    sequence = pset_calls(psets)
-    for call in calls:
-        special = (task_params or {}).get(call.task)
-        if not special:
-            sequence.append(call)
-            continue
-        sequence += pset_calls(merge_psets(psets, special))
-        sequence.append(call)
-        sequence += pset_calls({pset: psets[pset] for pset in special})
-    return run_iraf(tool, sequence, work_dir, job, expect=expect)
 
 
 def write_coords(path, x_pix, y_pix):
@@ -178,13 +113,15 @@ def write_coords(path, x_pix, y_pix):
 
 
 _PST_HEADER = (
+    "#K TASK       = pstselect               name       %-23s     \n#\n"
     "#N ID    XCENTER   YCENTER   MAG         MSKY" + " " * 34 + "\\\n"
     "#U ##    pixels    pixels    magnitudes  counts" + " " * 32 + "\\\n"
     "#F %-9d  %-10.3f   %-10.3f   %-12.3f     %-15.7g" + " " * 32 + "\n#\n")
 
 
 def write_pst(path, ids, x_pix, y_pix, mags, skies):
-    """A PSF-star list in IRAF's own text format (the one PSTSELECT writes).
+    """A PSF-star list in IRAF's own text format (the one PSTSELECT writes, so
+    :func:`read_iraf_daophot` reads it back).
 
     PSF takes the PSF magnitude (PSFMAG) from the first star of this list.
     """
@@ -194,34 +131,217 @@ def write_pst(path, ids, x_pix, y_pix, mags, skies):
     return Path(path)
 
 
+
+# --------------------------------------------------------------------------
+# Run
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job(ToolJob):
+    """IRAF DAOPHOT task ``calls`` run as one PyRAF job ``name`` in ``work_dir``.
+
+    *Build*: the parameter sets ``psets`` are set first; ``task_params``
+    ({task: {pset: {param: value}}}) overrides parameters for the calls of one
+    task only (e.g. a legacy PSF fitting radius that differs from ALLSTAR's),
+    the job's own values being restored after such a call. *Execute*: one
+    :func:`run_iraf` call; ``expect`` lists the files the calls must write
+    (each call deletes its own outputs first: DAOPHOT never overwrites).
+    *Parse*: a :class:`CatalogResult` of the IRAF text output ``catalog`` when
+    given, else a :class:`ToolResult`; figures: the job, its tasks, IRAF's seconds.
+    """
+
+    name: str
+    psets: dict
+    calls: tuple
+    expect: tuple = ()
+    catalog: str = ""
+    task_params: dict = None
+
+    def build(self):
+        sequence = pset_calls(self.psets)
+        for call in self.calls:
+            special = (self.task_params or {}).get(call.task)
+            if not special:
+                sequence.append(call)
+                continue
+            sequence += pset_calls({pset: {**self.psets[pset], **params}
+                                    for pset, params in special.items()})
+            sequence.append(call)
+            sequence += pset_calls({pset: self.psets[pset] for pset in special})
+        return sequence
+
+    def execute(self, args):
+        return run_iraf(self.tool, args, self.work_dir, self.name, expect=self.expect)
+
+    def parse(self, run):
+        figures = {"job": self.name, "tasks": [call.task for call in self.calls],
+                   "seconds_iraf": round(run.seconds, 2)}
+        if self.catalog:
+            return CatalogResult(figures=figures, run=run,
+                                 table=read_iraf_daophot(self.path(self.catalog)))
+        return ToolResult(figures=figures, run=run)
+
+
+# --------------------------------------------------------------------------
+# Parse
+
+
+# IRAF column -> (ccdphot column, unit); MAG, MERR, PIER, PERROR are below
+_IRAF_COLUMNS = {
+    "ID": ("ID", None), "GROUP": ("GROUP", None),
+    "XCENTER": ("X", u.pix), "YCENTER": ("Y", u.pix),
+    "XINIT": ("X_INIT", u.pix), "YINIT": ("Y_INIT", u.pix),
+    "MSKY": ("SKY", u.adu), "STDEV": ("SKY_SIGMA", u.adu), "SSKEW": ("SKY_SKEW", u.adu),
+    "NSKY": ("NSKY", u.pix ** 2), "NITER": ("NITER", None),
+    "SHARPNESS": ("SHARP", None), "SROUND": ("SROUND", None), "GROUND": ("GROUND", None),
+    "CHI": ("CHI", None),
+    "XERR": ("X_ERR", u.pix), "YERR": ("Y_ERR", u.pix),
+}
+# phot's per-aperture columns: numbered with several apertures, bare with one
+_IRAF_APERTURE = re.compile(r"^(RAPERT|SUM|AREA|FLUX|MAG|MERR|PIER|PERROR)(\d*)$")
+_IRAF_APERTURE_UNITS = {"RAPERT": u.pix, "SUM": u.adu, "AREA": u.pix ** 2, "FLUX": u.adu,
+                        "MAG": u.mag, "MERR": u.mag}
+
+
+
+
+def _text_lines(path):
+    try:
+        return Path(path).read_text(errors="replace").splitlines()
+    except OSError as err:
+        raise OutputParseError(f"{path}: cannot be read ({err.strerror or err})") from err
+
+
+def _iraf_keywords(table):
+    keywords = {}
+    for key, entry in table.meta.get("keywords", {}).items():
+        value = entry.get("value") if isinstance(entry, dict) else entry
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                value = float(text) if text not in ("INDEF", "") else None
+            except ValueError:
+                value = text
+        keywords[key] = value
+    return keywords
+
+
+def _line_of(message, data_lines):
+    """' line N' of the first data line holding the value an error message quotes."""
+    quoted = re.findall(r"'([^']+)'", message)
+    for value in quoted:
+        for number, line in data_lines:
+            if value in line.split():
+                return f" line {number}"
+    return ""
+
+
+def read_iraf_daophot(path):
+    """An IRAF DAOPHOT text output (daofind, phot, pstselect, psf, group, nstar,
+    allstar) as a Table with the ccdphot column names and units.
+
+    XCENTER/YCENTER -> X/Y (pix), MSKY -> SKY (adu), SHARPNESS -> SHARP; phot's
+    per-aperture columns become MAG1.., MERR1.., RAPERT1.. (pix when
+    datapars.scale is 1). INDEF is masked. ``meta['iraf_task']`` names the task
+    and ``meta['keywords']`` holds the file's #K keywords.
+    """
+    path = Path(path)
+    lines = _text_lines(path)
+    data_lines = [(n, line) for n, line in enumerate(lines, start=1)
+                  if line.strip() and not line.startswith("#")]
+    if data_lines and data_lines[-1][1].rstrip().endswith("\\"):
+        raise OutputParseError(f"{path.name} line {data_lines[-1][0]}: the last record continues "
+                               "past the end of the file (truncated?)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            raw = astropy_ascii.read(path, format="daophot")
+    except (OSError, ValueError, IndexError, TypeError,
+            astropy_ascii.InconsistentTableError) as err:
+        raise OutputParseError(f"{path.name}{_line_of(str(err), data_lines)}: not a readable "
+                               f"IRAF DAOPHOT text file ({err})") from err
+    keywords = _iraf_keywords(raw)
+    task = keywords.get("TASK")
+    if not task:
+        raise OutputParseError(f"{path.name}: no '#K TASK' keyword: not an IRAF DAOPHOT "
+                               "output file")
+    table = Table(masked=True, meta={"source_file": path.name, "iraf_task": task,
+                                     "keywords": keywords})
+    scale = keywords.get("SCALE") or 1.0
+    for name in raw.colnames:
+        column = raw[name]
+        aperture = _IRAF_APERTURE.match(name)
+        if name in _IRAF_COLUMNS:
+            new, unit = _IRAF_COLUMNS[name]
+        elif aperture:
+            new = name
+            unit = _IRAF_APERTURE_UNITS.get(aperture.group(1))
+            if aperture.group(1) == "RAPERT" and scale != 1.0:
+                unit = None
+        else:
+            new, unit = name, None
+        data = MaskedColumn(column, name=new)
+        data.unit = unit  # IRAF's own unit labels (##, perrors, timeunit...) are dropped
+        if unit is not None and data.dtype.kind not in "fiu":
+            raise OutputParseError(f"{path.name}: column {name} should be numeric")
+        table[new] = data
+    if "MAG1" in table.colnames and "MAG" not in table.colnames:
+        table["MAG"] = table["MAG1"]
+        table["MERR"] = table["MERR1"]
+    if "X" not in table.colnames or "Y" not in table.colnames:
+        raise OutputParseError(f"{path.name}: no XCENTER/YCENTER columns in this {task} output")
+    log.debug("read %d rows of IRAF %s output %s", len(table), task, path.name)
+    return table
+
+
+
+
 # "Fitting function gauss    norm scatter: 0.0203" (one function) or
 # "Trying function gauss norm scatter = 0.0382" (function=auto)
 _SCATTER = re.compile(r"(?:Fitting|Trying) function\s+(\S+)\s+norm scatter\s*[:=]\s*([-+0-9.eE]+)")
 _CHOSEN = re.compile(r"Function:\s*(\S+)")
-_N_READ = re.compile(r"([0-9]+) PSF stars read from")
 _N_ADDED = re.compile(r"has been added to the PSF star list")
 
 
 def read_psf_log(path):
-    """What the PSF task reported: {"function", "scatter" {function: norm scatter}, "n_stars"}."""
-    text = Path(path).read_text(errors="replace")
+    """What the PSF task reported: {"function", "scatter" {function: norm scatter},
+    "n_stars" (added to the PSF)}."""
+    text = "\n".join(_text_lines(path))
     scatter = {name: float(value) for name, value in _SCATTER.findall(text)}
     chosen = _CHOSEN.findall(text)
     if not scatter or not chosen:
         raise OutputParseError(f"{path}: no PSF fit reported by the IRAF PSF task "
                                "(see the log file in the work directory)")
-    return {"function": chosen[-1], "scatter": scatter,
-            "n_stars": len(_N_ADDED.findall(text))}
+    return {"function": chosen[-1], "scatter": scatter, "n_stars": len(_N_ADDED.findall(text))}
+
+
+def _psf_image_header(path):
+    try:
+        return fits.getheader(path)
+    except OSError as err:
+        raise OutputParseError(f"{Path(path).name}: not a readable IRAF PSF image ({err})") from err
 
 
 def read_psf_header(path):
-    """Key figures of an IRAF PSF image: function, PSF magnitude, height, radius, stars."""
-    header = fits.getheader(path)
+    """Key figures of an IRAF PSF image: function and its parameters, PSF magnitude,
+    height, radius, variability order, and the IDs of the stars it was made from."""
+    header = _psf_image_header(path)
+    n_params = int(header.get("NPARS", 0))
+    n_stars = int(header.get("NPSFSTAR", 0))
     return {"function": header.get("FUNCTION"), "psfmag": header.get("PSFMAG"),
             "psfheight_adu": header.get("PSFHEIGH"), "psfrad_pix": header.get("PSFRAD"),
             "n_psf_stars": header.get("NPSFSTAR"), "varorder": header.get("VARORDER"),
             "x_pix": header.get("PSFX"), "y_pix": header.get("PSFY"),
-            "par1": header.get("PAR1"), "par2": header.get("PAR2")}
+            "parameters": [header.get(f"PAR{i}") for i in range(1, n_params + 1)],
+            "star_ids": [header.get(f"ID{i}") for i in range(1, n_stars + 1)]}
+
+
+def read_psf_lookup_tables(path):
+    """The look-up tables of an IRAF PSF image, shape (n tables, ny, nx), in ADU of a
+    PSFMAG star (empty when the PSF is purely analytic, varorder -1)."""
+    _psf_image_header(path)
+    data = fits.getdata(path)
+    return np.zeros((0, 0, 0)) if data is None else np.atleast_3d(data.T).T.astype(float)
 
 
 def check_psf_fit(report, model, max_scatter, log_name):

@@ -14,8 +14,10 @@ directory is the work directory, and every task is unlearned before its
 parameters are set, so a call depends on nothing but what it passes.
 Tasks run with ``interactive=no, verify=no`` when they have those parameters
 (the callers pass them). A work directory whose path IRAF cannot use (spaces,
-shell characters) is handled by the worker (a stand-in directory of links). Remember: IRAF pixel coordinates are 1-based, and
-DAOPHOT never overwrites an output file (list it in ``remove``).
+shell characters) is handled by the worker (a stand-in directory of links).
+When PyRAF's start-up hit its known race (see :mod:`ccdphot.wrappers.pyraf_worker`)
+and the worker restarted, a warning says so. Remember: IRAF pixel coordinates
+are 1-based, and DAOPHOT never overwrites an output file (list it in ``remove``).
 """
 
 import json
@@ -24,7 +26,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ccdphot.wrappers.base import run_tool
+from ccdphot.wrappers.base import clean_output, run_tool
+from ccdphot.wrappers.pyraf_worker import RESTART_NOTE
 
 log = logging.getLogger(__name__)
 
@@ -68,4 +71,8 @@ def run_iraf(tool, calls, cwd, job, expect=(), timeout_s=None):
     job_file = f"{job}.json"
     (cwd / job_file).write_text(json.dumps(spec, indent=1) + "\n")
     log.debug("IRAF job %s: %s", job, ", ".join(c.task for c in calls if not c.pset))
-    return run_tool(tool, [job_file], cwd, expect=expect, timeout_s=timeout_s)
+    done = run_tool(tool, [job_file], cwd, expect=expect, timeout_s=timeout_s)
+    for line in clean_output(done.stderr):
+        if line.startswith(RESTART_NOTE):
+            log.warning("IRAF job %s: %s", job, line)
+    return done

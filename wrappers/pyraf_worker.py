@@ -18,6 +18,22 @@ values serve the next task calls), any other call runs the task with
 ``params`` as its arguments (so query parameters never prompt).
 Every IRAF failure ends the worker with exit code 2 and a one-line message on
 stderr naming the task.
+
+Start-up. PyRAF starts IRAF by running its CL start-up scripts, which run a
+few shell commands whose exit status they ignore. PyRAF's process launcher
+(``pyraf.subproc.Subprocess.fork``) however looks at the child once right
+after forking and raises ``SubprocessError`` if the child has *already*
+exited with a non-zero status -- which happens only when the worker is
+descheduled for the millisecond the command needs, i.e. on a loaded machine.
+Two start-up commands always exit non-zero here: ``stty size`` in the system
+``login.cl`` (stdin is not a terminal) and ``ls -1ad [a-y]*`` in
+``hlib$extpkg.cl``, run in ``iraf$extern``, which is empty when no external
+IRAF package is installed (Debian). The first is avoided by giving every job
+its own ``login.cl`` (no terminal probing, nothing read from the work
+directory); the second comes from IRAF's own ``clpackage.cl`` and cannot be
+avoided without altering the IRAF installation, so when PyRAF's start-up
+fails with exactly that error the worker starts afresh (``exec``, at most
+:data:`START_ATTEMPTS` times) and says so on stderr (:data:`RESTART_NOTE`).
 """
 
 import contextlib
@@ -32,14 +48,40 @@ from pathlib import Path
 
 EXIT_IRAF_FAILED = 2
 EXIT_NO_PYRAF = 3
+START_ATTEMPTS = 3
+RESTART_NOTE = "PyRAF start-up restarted"
+_ATTEMPT_VARIABLE = "CCDPHOT_PYRAF_START_ATTEMPT"
+_MODULE = "ccdphot.wrappers.pyraf_worker"
 _IRAF_SAFE_PATH = re.compile(r"^[A-Za-z0-9_./+-]+$")
+# What pyraf.subproc raises when a start-up command exited before its first look.
+_EARLY_EXIT = re.compile(r"Child process '(?P<command>.+)' exited with return code (?P<code>\d+)")
+# In place of the system login.cl: the job's uparm, the terminal size the system
+# login.cl falls back to without a terminal, and nothing else.
+_LOGIN_CL = """# IRAF login of one ccdphot PyRAF job (written by {module})
+set\tuparm\t= "{uparm}/"
+set\timdir\t= "HDR$"
+set\tuserid\t= "{user}"
+stty\tvt220
+stty\tnlines=24 ncols=80
+keep
+"""
+
+
+class StartupRace(Exception):
+    """PyRAF's start-up took a start-up command's ignored exit status for a failure."""
+
+    def __init__(self, command, code):
+        super().__init__(f"IRAF start-up command `{command}` exited with code {code} before "
+                         "PyRAF's first look at it, which PyRAF takes for a failure")
 
 
 def _private_environment(base, iraf_root="", cache_dir=None):
     """Point HOME, USER, the PyRAF cache and (optionally) IRAF at private places.
 
-    ``cache_dir`` (PyRAF's compiled-CL cache, an SQLite file safe to share)
-    may be shared by the jobs of one work directory; it saves ~0.3 s a job.
+    ``base/iraf/login.cl`` becomes IRAF's login file (PyRAF takes
+    ``$HOME/iraf`` as IRAF home). ``cache_dir`` (PyRAF's compiled-CL cache, an
+    SQLite file safe to share) may be shared by the jobs of one work
+    directory; it saves ~0.3 s a job.
     """
     base = Path(base).absolute()
     cache = Path(cache_dir).absolute() if cache_dir else base / "cache"
@@ -52,17 +94,31 @@ def _private_environment(base, iraf_root="", cache_dir=None):
     os.environ.pop("DISPLAY", None)
     if iraf_root:
         os.environ["iraf"] = str(iraf_root).rstrip("/") + "/"
+    (base / "iraf" / "login.cl").write_text(_LOGIN_CL.format(
+        module=_MODULE, uparm=base / "uparm", user=os.environ["USER"]))
     return base
 
 
-def _import_iraf(uparm):
-    """Import PyRAF's iraf object (exit 3 with a one-line reason when impossible)."""
-    try:
-        from pyraf import iraf
-    except BaseException as err:  # PyRAF exits or raises many types without IRAF
-        print(f"PyRAF/IRAF not usable: {type(err).__name__}: {err}", file=sys.stderr)
-        sys.exit(EXIT_NO_PYRAF)
-    iraf.set(uparm=str(uparm).rstrip("/") + "/")
+def _import_iraf():
+    """Import PyRAF's iraf object; StartupRace for the known start-up race, else
+    exit 3 with a one-line reason when PyRAF or IRAF is not usable.
+
+    PyRAF starts in an empty directory: a ``login.cl`` or ``uparm/`` in the
+    work directory would otherwise take the place of the job's own.
+    """
+    work = Path.cwd()
+    with tempfile.TemporaryDirectory(prefix="ccdphot-pyraf-start-") as empty:
+        os.chdir(empty)
+        try:
+            from pyraf import iraf
+        except BaseException as err:  # PyRAF exits or raises many types without IRAF
+            early_exit = _EARLY_EXIT.fullmatch(str(err))
+            if type(err).__name__ == "SubprocessError" and early_exit:
+                raise StartupRace(early_exit["command"], early_exit["code"]) from err
+            print(f"PyRAF/IRAF not usable: {type(err).__name__}: {err}", file=sys.stderr)
+            sys.exit(EXIT_NO_PYRAF)
+        finally:
+            os.chdir(work)
     return iraf
 
 
@@ -115,9 +171,9 @@ def run_job(job_path):
 
 
 def _run_calls(job, cwd):
-    base = _private_environment(cwd / job.get("private_dir", "iraf_home"), job.get("iraf_root", ""),
-                                cwd / job["cache_dir"] if job.get("cache_dir") else None)
-    iraf = _import_iraf(base / "uparm")
+    _private_environment(cwd / job.get("private_dir", "iraf_home"), job.get("iraf_root", ""),
+                         cwd / job["cache_dir"] if job.get("cache_dir") else None)
+    iraf = _import_iraf()
     iraf.chdir(str(cwd))
     loaded = set()
     for call in job["calls"]:
@@ -146,22 +202,39 @@ def _run_calls(job, cwd):
 
 def print_version():
     with tempfile.TemporaryDirectory(prefix="ccdphot-pyraf-") as tmp:
-        base = _private_environment(tmp)
-        iraf = _import_iraf(base / "uparm")
+        _private_environment(tmp)
+        iraf = _import_iraf()
         import pyraf
         print(f"IRAF {iraf.envget('version')} (PyRAF {pyraf.__version__})")
 
 
+def _restart(argv, environment, race):
+    """Run the worker afresh in this process (exec) after a StartupRace, or give up."""
+    attempt = int(environment.get(_ATTEMPT_VARIABLE, "1"))
+    if attempt >= START_ATTEMPTS:
+        print(f"PyRAF/IRAF start-up failed {attempt} times: {race}", file=sys.stderr)
+        return EXIT_NO_PYRAF
+    print(f"{RESTART_NOTE} (attempt {attempt + 1} of {START_ATTEMPTS}): {race}",
+          file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, "-m", _MODULE, *argv],
+              {**environment, _ATTEMPT_VARIABLE: str(attempt + 1)})
+    return EXIT_NO_PYRAF  # not reached: execve replaces this process
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    if argv == ["--version"]:
-        print_version()
-        return 0
-    if len(argv) != 1:
-        print("usage: python -m ccdphot.wrappers.pyraf_worker JOB.json | --version",
-              file=sys.stderr)
+    environment = dict(os.environ)
+    if argv != ["--version"] and len(argv) != 1:
+        print(f"usage: python -m {_MODULE} JOB.json | --version", file=sys.stderr)
         return 1
-    run_job(argv[0])
+    try:
+        if argv == ["--version"]:
+            print_version()
+        else:
+            run_job(argv[0])
+    except StartupRace as race:  # every directory of the job is restored by now
+        return _restart(argv, environment, race)
     return 0
 
 

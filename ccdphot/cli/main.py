@@ -1,4 +1,4 @@
-"""The ``ccdphot`` command line: run, tools, config.
+"""The ``ccdphot`` command line: run, batch, tools, config.
 
 Errors the user can fix are printed as one line (``ccdphot: error: ...``) with
 a non-zero exit code; no traceback unless --debug is given.
@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 
 from ccdphot import __version__
+from ccdphot.cli.batch import add_batch_parser
 from ccdphot.cli.calib import add_header_options, add_parsers, header_run_options
 from ccdphot.cli.catalog import add_catalog_parser
 from ccdphot.cli.lightcurve import add_lightcurve_parser
 from ccdphot.cli.period import add_period_parser
+from ccdphot.cli.stack import add_stack_parsers
 from ccdphot.config import config_to_toml, load_config, parse_override
 from ccdphot.errors import CCDPhotError, InputError
 from ccdphot.frame.pipeline import run_frame
@@ -37,7 +39,7 @@ def _config(args, extra=()):
 
 
 def _run_overrides(args):
-    """Configuration values given as options of ``ccdphot run``."""
+    """Configuration values given as options of ``ccdphot run`` and ``batch``."""
     if not args.sextractor_config:
         return []
     path = Path(args.sextractor_config)
@@ -47,15 +49,31 @@ def _run_overrides(args):
     return [{"detect": {"sextractor_config": str(path.resolve())}}]
 
 
+def _add_frame_options(parser):
+    """Options of each frame's run, shared by ``run`` and ``batch``."""
+    parser.add_argument("--refcat", metavar="FILE",
+                        help="local reference catalogue (ECSV/FITS/FITS_LDAC/CSV: ra, dec in "
+                             "deg, magnitudes by band) for astrometry and zero points")
+    parser.add_argument("--sextractor-config", metavar="FILE",
+                        help="your own SExtractor .sex file (with the .param, filter and NNW "
+                             "files it names beside it), honoured as given")
+    parser.add_argument("--target", nargs=2, metavar=("RA", "DEC"),
+                        help="write the target's calibrated point or upper limit to "
+                             "target.json (degrees, or sexagesimal hours and degrees)")
+    parser.add_argument("--steps", metavar="a,b,...",
+                        help=f"steps to run, from: {','.join(STEP_NAMES)}")
+    add_header_options(parser)
+
+
 def _run_options(args):
-    """Per-run options of ``ccdphot run`` (they reach the steps as ctx.options)."""
+    """Per-run options of ``ccdphot run`` and ``batch`` (they reach the steps as ctx.options)."""
     options = {}
     if args.refcat:
         if not Path(args.refcat).is_file():
             raise InputError(f"--refcat {args.refcat}: no such file; give a catalogue file "
                              "(ECSV, FITS, FITS_LDAC or CSV with ra, dec in degrees)")
         options["refcat"] = str(Path(args.refcat).resolve())
-    if args.legacy:
+    if getattr(args, "legacy", None):
         options["legacy_dir"] = str(Path(args.legacy).resolve())
     if args.target:
         options["target"] = list(args.target)
@@ -138,21 +156,10 @@ def build_parser():
     run = sub.add_parser("run", help="process frames into RESULTS/<frame>/")
     run.add_argument("images", nargs="+", metavar="IMAGE", help="FITS frame(s)")
     run.add_argument("--out", metavar="DIR", help="results root (default: run.output_dir)")
-    run.add_argument("--refcat", metavar="FILE",
-                     help="local reference catalogue (ECSV/FITS/FITS_LDAC/CSV: ra, dec in deg, "
-                          "magnitudes by band) for astrometry and zero points")
     run.add_argument("--legacy", metavar="DIR",
                      help="legacy DAOPHOT II reduction of the image (option files, star "
                           "lists): reproduce it and write legacy_comparison.ecsv/.png")
-    run.add_argument("--sextractor-config", metavar="FILE",
-                     help="your own SExtractor .sex file (with the .param, filter and NNW "
-                          "files it names beside it), honoured as given")
-    run.add_argument("--target", nargs=2, metavar=("RA", "DEC"),
-                     help="write the target's calibrated point or upper limit to target.json "
-                          "(degrees, or sexagesimal hours and degrees)")
-    run.add_argument("--steps", metavar="a,b,...",
-                     help=f"steps to run, from: {','.join(STEP_NAMES)}")
-    add_header_options(run)
+    _add_frame_options(run)
     _add_config_options(run)
     run.set_defaults(func=_cmd_run)
 
@@ -167,8 +174,11 @@ def build_parser():
     config.set_defaults(func=_cmd_config)
     add_parsers(sub, _add_config_options, _config)
     add_catalog_parser(sub, _add_config_options, _config)
+    add_stack_parsers(sub, _add_config_options, _config)
     add_lightcurve_parser(sub)
     add_period_parser(sub, _add_config_options, _config)
+    add_batch_parser(sub, _add_config_options, _add_frame_options,
+                     lambda args: _config(args, _run_overrides(args)), _run_options)
     return parser
 
 

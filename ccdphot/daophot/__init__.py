@@ -1,1 +1,1 @@
-"""DAOPHOT: parameter sets, DAOPHOT II and IRAF file readers, legacy reductions."""
+"""DAOPHOT: parameter sets (psets), PSF stars and iterations, DAOPHOT II file readers, legacy reductions."""

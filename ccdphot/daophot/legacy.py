@@ -15,13 +15,16 @@ legacy ALLSTAR list.
 """
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
 
-from ccdphot.daophot import files as dao
+from ccdphot.daophot import daophot2_files as dao
+from ccdphot.daophot import daophot2_options as options
+from ccdphot.daophot.psets import PSF_FUNCTIONS
 from ccdphot.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -38,9 +41,9 @@ _STAR_LIST_ORDER = ("coo", "ap", "als")
 _TOLERANCE = 0.005
 EDGE_MARGIN_PIX = 2.0
 
-_AN_TO_IRAF = {number: iraf for number, iraf in dao.PSF_FUNCTIONS.values()}
+_AN_TO_IRAF = {number: iraf for iraf, (_, number, _) in PSF_FUNCTIONS.items()}
 _KEY_OF = {kind: {name: key for key, name in keys.items()}
-           for kind, keys in dao.OPTION_KEYS.items()}
+           for kind, keys in options.OPTION_KEYS.items()}
 
 
 
@@ -216,17 +219,16 @@ def load_legacy(directory, image_shape=None, sky_adu=None, sky_sigma_adu=None,
     if not red.files:
         raise InputError(f"{directory}: no DAOPHOT II files (daophot.opt, photo.opt, allstar.opt,"
                          " .coo, .ap, .lst, .als, .psf) found")
-    for kind in _OPTION_FILES:
-        path = red.files.get(f"{kind}.opt")
-        red.options[kind] = dao.read_daophot_options(path, kind) if path else {}
-    tables = {}
-    for role, reader in _STAR_FILES.items():
-        if role in red.files:
-            tables[role] = reader(red.files[role])
-            _check_frame(tables[role], red.files[role], image_shape)
-    if "psf" in red.files:
-        red.psf = dao.read_daophot_psf(red.files["psf"])
-        _check_psf_frame(red.psf, red.files["psf"], image_shape)
+    m = _Mapper(red)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", dao.DaophotFileWarning)
+        tables = _read_files(red, image_shape)
+    for warning in caught:  # the readers' notes go into the log and the reduction
+        if issubclass(warning.category, dao.DaophotFileWarning):
+            m.warn(str(warning.message))
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
     shapes = {t.meta["image_shape"] for t in tables.values() if "image_shape" in t.meta}
     if len(shapes) > 1:
         raise InputError(f"{directory}: the legacy star files were made on images of different "
@@ -238,7 +240,6 @@ def load_legacy(directory, image_shape=None, sky_adu=None, sky_sigma_adu=None,
             break
     red.psf_stars = tables.get("lst")
     red.allstar = tables.get("als")
-    m = _Mapper(red)
     _map_datapars(m, red, tables, sky_adu, sky_sigma_adu)
     _map_findpars(m, red)
     _map_photometry(m, red, tables)
@@ -251,6 +252,23 @@ def load_legacy(directory, image_shape=None, sky_adu=None, sky_sigma_adu=None,
     return red
 
 
+def _read_files(red, image_shape):
+    """Read the option files into ``red.options``, the PSF file into ``red.psf``;
+    return the star-file tables by role, each checked against the frame."""
+    for kind in _OPTION_FILES:
+        path = red.files.get(f"{kind}.opt")
+        red.options[kind] = options.read_daophot_options(path, kind) if path else {}
+    tables = {}
+    for role, reader in _STAR_FILES.items():
+        if role in red.files:
+            tables[role] = reader(red.files[role])
+            _check_frame(tables[role], red.files[role], image_shape)
+    if "psf" in red.files:
+        red.psf = dao.read_daophot_psf(red.files["psf"])
+        _check_psf_frame(red.psf, red.files["psf"], image_shape)
+    return tables
+
+
 def low_good_datum_adu(lo_sigma, sky_adu, sky_sigma_adu):
     """DAOPHOT II's low bad-data limit in ADU: the sky minus LO sky sigmas."""
     return float(sky_adu) - float(lo_sigma) * float(sky_sigma_adu)
@@ -258,7 +276,7 @@ def low_good_datum_adu(lo_sigma, sky_adu, sky_sigma_adu):
 
 def _map_datapars(m, red, tables, sky_adu, sky_sigma_adu):
     opt = red.options["daophot"]
-    defaults = dao.OPTION_DEFAULTS["daophot"]
+    defaults = options.OPTION_DEFAULTS["daophot"]
     fw = opt.get("fwhm_pix", defaults["fwhm_pix"])
     m.set("daophot.opt FW", fw, "datapars.fwhmpsf", fw,
           "" if "fwhm_pix" in opt else "DAOPHOT II default")
@@ -313,7 +331,7 @@ def _map_datapars(m, red, tables, sky_adu, sky_sigma_adu):
 
 def _map_findpars(m, red):
     opt = red.options["daophot"]
-    defaults = dao.OPTION_DEFAULTS["daophot"]
+    defaults = options.OPTION_DEFAULTS["daophot"]
     pairs = (("TH", "threshold_sigma", "threshold", "in sky sigmas in both (needs datapars.sigma)"),
              ("LS", "low_sharpness", "sharplo", ""), ("HS", "high_sharpness", "sharphi", ""),
              ("LR", "low_roundness", "roundlo", ""), ("HR", "high_roundness", "roundhi", ""))
@@ -334,11 +352,17 @@ def _map_photometry(m, red, tables):
         apertures[0], note = ap1, f"{ap_file} header AP1 wins over photo.opt A1"
     elif ap1 is not None and not apertures:
         apertures, note = [ap1], f"from the {ap_file} header (no photo.opt)"
+    ap_table = tables.get("ap")
+    if ap_table is not None and apertures and ap_table.meta["apertures"] != len(apertures):
+        m.warn(f"photo.opt lists {len(apertures)} aperture(s) but {ap_table.meta['source_file']} "
+               f"holds {ap_table.meta['apertures']}: that .ap was not made with this photo.opt; "
+               "the photo.opt radii are used")
     if apertures:
         m.set("photo.opt A1..AC", ",".join(f"{a:g}" for a in apertures), "photpars.apertures",
               ",".join(f"{a:g}" for a in apertures), note or "radii in pixels in both")
-    m.set("(DAOPHOT zero point)", None, "photpars.zmag", 25.0,
-          "DAOPHOT II magnitudes: 25 - 2.5 log10(ADU)")
+    m.none("(DAOPHOT zero point)", 25.0,
+           "DAOPHOT II magnitudes are 25 - 2.5 log10(ADU); photpars.zmag is [photometry] "
+           "zero_point_mag, the scale of every method")
     m.set("(PHOT does not recentre)", None, "centerpars.calgorithm", "none",
           "DAOPHOT II PHOT measures at the FIND positions")
     inner, outer = opt.get("inner_sky_radius_pix"), opt.get("outer_sky_radius_pix")
@@ -383,7 +407,7 @@ def _psf_function(m, red):
 
 def _map_psf(m, red, tables):
     opt = red.options["daophot"]
-    defaults = dao.OPTION_DEFAULTS["daophot"]
+    defaults = options.OPTION_DEFAULTS["daophot"]
     an, function, note = _psf_function(m, red)
     m.set("daophot.opt AN", an, "daopars.function", function, note)
 
@@ -441,7 +465,7 @@ def _map_psf(m, red, tables):
 
 def _map_allstar(m, red, tables):
     opt = dict(red.options["allstar"])
-    defaults = dao.OPTION_DEFAULTS["allstar"]
+    defaults = options.OPTION_DEFAULTS["allstar"]
     als = tables.get("als")
     source = "allstar.opt"
     frad = als.meta.get("fitting_radius_pix") if als is not None else None

@@ -23,7 +23,6 @@ import numpy as np
 from astropy.table import Table
 from scipy.spatial import cKDTree
 
-from ccdphot.daophot.files import read_iraf_daophot
 from ccdphot.frame.table import with_rows_found_by_pass
 from ccdphot.wrappers import daophot, sextractor
 
@@ -138,9 +137,9 @@ def run_passes(ctx, tool, psets, stars, allstar, files, fwhm_pix):
         calls = [daophot.phot_call(ctx.image_name, coords, photfile),
                  daophot.allstar_call(ctx.image_name, photfile, files["psf_model"],
                                       files["allstar"], files["rejects"], files["residual"])]
-        daophot.run(tool, ctx.work_dir, f"psf_pass{pass_number}", psets, calls,
-                    expect=[files["allstar"], files["residual"]])
-        allstar = read_iraf_daophot(ctx.work_dir / files["allstar"])
+        allstar = daophot.Job(tool, ctx.work_dir, name=f"psf_pass{pass_number}", psets=psets,
+                              calls=tuple(calls), expect=(files["allstar"], files["residual"]),
+                              catalog=files["allstar"]).run().table
         record = {"pass": pass_number, "n_residual_detections": len(found),
                   "n_added": len(added), "n_capped": cut, "n_stars": len(stars),
                   "n_fitted": len(allstar), "seconds": round(time.perf_counter() - start, 2)}

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from ccdphot import __version__
-from ccdphot.config import load_config, thaw
+from ccdphot.config import config_sha256, load_config, thaw
 from ccdphot.errors import (
     CCDPhotError,
     ConfigError,
@@ -164,6 +164,7 @@ def _new_record(ctx, plan):
         "details": {},
         "options": thaw(ctx.options),
         "config": thaw(ctx.config),
+        "config_sha256": config_sha256(ctx.config),
     }
 
 
@@ -240,8 +241,12 @@ def _final_status(record, explicit):
     return f"ok, {text}"
 
 
-def run_frame(path, config, steps=None, out=None, options=None, tools=None):
-    """Process one frame; return a :class:`RunResult`.
+def run_frame(path, config, steps=None, out=None, options=None, tools=None, name=None):
+    """Process one frame into ``out/<name>/``; return a :class:`RunResult`.
+
+    ``name`` (default: the file name without its FITS suffixes) names the
+    results folder and the frame in the products (a batch gives two inputs of
+    the same file name distinct names).
 
     Whatever happens inside a step, the products made so far are written and
     ``run.json`` says where the frame stopped and why. A failed frame raises the
@@ -254,7 +259,7 @@ def run_frame(path, config, steps=None, out=None, options=None, tools=None):
     plan = plan_steps(steps, config["run"]["steps"])
     if not path.exists():
         read_frame(path)  # raises the one-line "no such file" InputError
-    stem = frame_stem(path)
+    stem = name or frame_stem(path)
     out_dir, work_dir = prepare_output(out or config["run"]["output_dir"], stem)
     ctx = FrameContext(input_path=path.resolve(), stem=stem, out_dir=out_dir,
                        work_dir=work_dir, config=config,

@@ -124,6 +124,8 @@ class _Reader:
         self.header = header
         self.profile = profile
         self.overrides = {k.upper(): v for k, v in (overrides or {}).items()}
+        # written by ccdphot (a working copy, a stack): standard names and units
+        self.standardised = header.get("CCDPSTD") is True
         self.mode_note = ""
         self.mode = {}
         if profile is not None:
@@ -136,6 +138,8 @@ class _Reader:
             self.mode_label = ""
 
     def header_keys(self, key):
+        if self.standardised and key in STANDARD_KEYS:
+            return (key,)
         profile = self.profile
         if profile is not None and key in profile.keywords:
             return (profile.keywords[key],)
@@ -273,6 +277,9 @@ def _times(reader, std):
     time_value, _ = reader.raw("TIME-OBS")
     start, note = parse_date_obs(raw, time_value, scale, source)
     std.set("DATE-OBS", start.isot, source + note)
+    average, average_source = reader.from_header("DATE-AVG")
+    if average is not None:  # a stack: its mid time is not DATE-OBS + EXPTIME / 2
+        return parse_date_obs(average, None, scale, average_source)[0]
     exptime = std.get("EXPTIME")
     if exptime is None:
         std.warnings.append("no EXPTIME: JD/HJD/BJD_TDB are not computed (mid exposure "
@@ -325,8 +332,8 @@ def _standardise(header, profile, overrides, file_name):
     raw, source = reader.raw("RDNOISE")
     if raw is not None:
         value = as_float(raw, "RDNOISE", source)
-        in_adu = source != "--set" and profile is not None and profile.units.get(
-            "RDNOISE") == "adu"
+        in_adu = source != "--set" and not reader.standardised and profile is not None \
+            and profile.units.get("RDNOISE") == "adu"
         if not in_adu:
             std.set("RDNOISE", value, source)
         elif std.get("GAIN") is not None:

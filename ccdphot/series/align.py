@@ -1,11 +1,11 @@
 """Match the stars of every frame to the stars of a reference frame.
 
 With a WCS in every frame, stars are matched by sky position. Without one,
-each frame is aligned to the reference frame's pixel grid: first by the
-translation most pairs of bright stars agree on, starting from the previous
-frame's transform (a drifting field moves a few pixels between frames, so this
-costs a KD-tree query); when too few bright stars agree, by the project's
-triangle pattern matcher (:mod:`ccdphot.astrometry.starmatch`), which also finds a
+each frame is aligned to the reference frame's pixel grid by
+:func:`ccdphot.astrometry.align.find_transform` (shared with stacking): first
+the translation most pairs of bright stars agree on, starting from the previous
+frame's transform (a drifting field moves a few pixels between frames); when
+too few bright stars agree, the triangle pattern matcher, which also finds a
 rotation or a meridian flip. Then every star is paired with the nearest
 reference star within the match radius (mutual nearest neighbours).
 """
@@ -16,14 +16,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ccdphot.astrometry.starmatch import Similarity, cross_match, fit_similarity, pattern_match
+from ccdphot.astrometry.align import IDENTITY, find_transform
+from ccdphot.astrometry.starmatch import cross_match
+from ccdphot.errors import AstrometryError
 
 log = logging.getLogger(__name__)
 
 N_BRIGHT = 40          # stars per frame used to find the transform
 N_BRIGHT_REF = 120     # reference stars they may land on
 MIN_BRIGHT_MATCHES = 5  # bright stars that must agree: chance gives < 1 in a crowded field
-IDENTITY = Similarity(1.0, 0.0, False, (0.0, 0.0))
 
 
 @dataclass
@@ -58,57 +59,6 @@ def _rows_for_reference(i_frame, i_ref, n_ref):
     return rows
 
 
-def _translation_vote(moved, ref, radius):
-    """The shift most pairs (moved star -> reference star) agree on, and its votes.
-
-    Every pair proposes a shift; a coarse histogram (at most 200 x 200 bins)
-    finds the crowded cell, and the shifts near it are averaged.
-    """
-    offsets = (ref[None, :, :] - moved[:, None, :]).reshape(-1, 2)
-    low, high = offsets.min(axis=0), offsets.max(axis=0)
-    width = max(radius, float((high - low).max()) / 200.0)
-    cells = np.floor((offsets - low) / width).astype(int)
-    counts = np.zeros(cells.max(axis=0) + 1, dtype=int)
-    np.add.at(counts, (cells[:, 0], cells[:, 1]), 1)
-    peak = np.array(np.unravel_index(int(np.argmax(counts)), counts.shape))
-    centre = low + (peak + 0.5) * width
-    best = np.median(offsets[np.abs(offsets - centre).max(axis=1) <= width], axis=0)
-    near = np.hypot(*(offsets - best).T) <= radius
-    return (offsets[near].mean(axis=0) if near.any() else best), int(near.sum())
-
-
-def _shifted(transform, offset):
-    shift = np.asarray(transform.shift) + offset
-    return Similarity(transform.scale, transform.angle_deg, transform.flipped, tuple(shift))
-
-
-def _refit(xy, ref, transform, radius):
-    """The transform refitted on all stars it pairs; (transform, pairs)."""
-    i_xy, i_ref = cross_match(transform.apply(xy), ref, radius)
-    if len(i_xy) >= 3:
-        transform = fit_similarity(xy[i_xy], ref[i_ref], transform.flipped)
-        i_xy, i_ref = cross_match(transform.apply(xy), ref, radius)
-    return transform, i_xy, i_ref
-
-
-def find_transform(bright, bright_ref, guess, radius):
-    """Similarity frame -> reference from bright stars, or (None, reason)."""
-    offset, votes = _translation_vote(guess.apply(bright), bright_ref, radius)
-    how = "translation"
-    transform = _shifted(guess, offset)
-    if votes < MIN_BRIGHT_MATCHES:
-        match = pattern_match(bright, bright_ref, scale=1.0, scale_tolerance=0.02, radius=radius,
-                              min_votes=MIN_BRIGHT_MATCHES)
-        if match is None:
-            return None, "no star pattern in common with the reference frame"
-        transform, how = match.transform, "triangle pattern"
-    transform, i_xy, _ = _refit(bright, bright_ref, transform, radius)
-    if len(i_xy) < MIN_BRIGHT_MATCHES:
-        return None, (f"only {len(i_xy)} of its {len(bright)} brightest stars fall on "
-                      "reference stars")
-    return (transform, how), None
-
-
 def match_by_pixels(frames, reference, radius_pix):
     """Align every frame to ``reference`` by star patterns; {frame name: FrameMatch | reason}."""
     ref_order = brightness_order(reference)
@@ -122,12 +72,13 @@ def match_by_pixels(frames, reference, radius_pix):
         if len(order) < MIN_BRIGHT_MATCHES:
             results[frame.name] = f"{frame.name}: only {len(order)} usable detections"
             continue
-        found, reason = find_transform(xy[order[:N_BRIGHT]], bright_ref, guess, radius_pix)
-        if found is None:
+        try:
+            transform, how = find_transform(xy[order[:N_BRIGHT]], bright_ref, guess, radius_pix,
+                                            MIN_BRIGHT_MATCHES)
+        except AstrometryError as err:
             results[frame.name] = (f"{frame.name}: cannot be aligned to reference frame "
-                                   f"{reference.name}: {reason} (a different field?)")
+                                   f"{reference.name}: {err} (a different field?)")
             continue
-        transform, how = found
         guess = transform
         usable = np.isfinite(xy).all(axis=1)
         ref_rows = np.flatnonzero(ref_valid)

@@ -13,14 +13,13 @@ fitted PSF model, so the psf step does it after ALLSTAR (see
 
 import logging
 
-from ccdphot.daophot.files import read_iraf_daophot
+from ccdphot.daophot.psets import aperture_layer, aperture_radii
 from ccdphot.frame.steps.daophot_support import (
-    aperture_layer,
+    coords_file,
     frame_psets,
     seeing_fwhm_pix,
     star_list,
     with_numbers,
-    write_coords,
 )
 from ccdphot.frame.table import fill_by_number
 from ccdphot.wrappers import daophot
@@ -35,11 +34,12 @@ def run(ctx):
     stars = star_list(ctx)
     psets = frame_psets(ctx, fwhm, aperture_layer(ctx.config["aperture"], fwhm))
     tool = ctx.tools.use("iraf")
-    coords = write_coords(ctx, stars)
-    done = daophot.run(tool, ctx.work_dir, "aperture", psets,
-                       [daophot.phot_call(ctx.image_name, coords, PHOT_FILE)], expect=[PHOT_FILE])
-    phot = with_numbers(read_iraf_daophot(ctx.work_dir / PHOT_FILE), stars)
-    radii = daophot.aperture_radii(psets)
+    coords = coords_file(ctx, stars)
+    done = daophot.Job(tool, ctx.work_dir, name="aperture", psets=psets,
+                       calls=(daophot.phot_call(ctx.image_name, coords, PHOT_FILE),),
+                       expect=(PHOT_FILE,), catalog=PHOT_FILE).run()
+    phot = with_numbers(done.table, stars)
+    radii = aperture_radii(psets)
     n_filled = fill_by_number(ctx.table, phot, {"MAG_APER": "MAG", "MAGERR_APER": "MERR"})
     n_measured = int((~ctx.table["MAG_APER"].mask).sum())
     ctx.table.meta["MAG_APER_SOURCE"] = f"DAOPHOT PHOT (IRAF), radius {radii[0]:g} pix"
@@ -47,9 +47,9 @@ def run(ctx):
         "photfile": PHOT_FILE, "n_stars": len(stars),
         "apertures_pix": radii,
         "sky_annulus_pix": [psets["fitskypars"]["annulus"], psets["fitskypars"]["dannulus"]],
-        "iraf_seconds": round(done.seconds, 2)}
+        "iraf_seconds": round(done.run.seconds, 2)}
     ctx.qc["aperture_n_measured"] = n_measured
     log.info("DAOPHOT PHOT: %d of %d stars measured in %s", n_measured, n_filled,
              ctx.table.meta["MAG_APER_SOURCE"])
     return {"n_stars": len(stars), "n_measured": n_measured,
-            "aperture_radius_pix": radii[0], "seconds_iraf": round(done.seconds, 2)}
+            "aperture_radius_pix": radii[0], "seconds_iraf": round(done.run.seconds, 2)}

@@ -16,9 +16,10 @@ from astropy.io import fits
 
 from ccdphot.astrometry import wcsfit
 from ccdphot.astrometry.guess import usable_wcs
+from ccdphot.astrometry.residuals import RESIDUALS_TABLE, residual_table
 from ccdphot.astrometry.solve import check_config, solve_frame
 from ccdphot.errors import AstrometryError, CatalogError
-from ccdphot.products import write_fits_atomic
+from ccdphot.products import write_fits_atomic, write_table_atomic
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,9 @@ def run(ctx):
             return _keep_header_wcs(ctx, str(err))
         raise
     write_solution(ctx, solution.wcs)
+    write_table_atomic(residual_table(solution.wcs, ctx.detections, solution.reference,
+                                      cfg["max_rms_pix"]),
+                       ctx.work_dir / RESIDUALS_TABLE, format="ascii.ecsv")
     quality = solution.quality
     figures = {"solver": solution.how, **quality.as_dict(),
                "pixel_scale_arcsec": round(wcsfit.pixel_scale_arcsec(solution.wcs), 5),

@@ -21,8 +21,8 @@ from astropy.table import Table
 from photutils.aperture import CircularAperture, aperture_photometry
 from scipy.spatial import cKDTree
 
-from ccdphot.daophot.files import read_iraf_daophot
 from ccdphot.daophot.legacy import load_legacy
+from ccdphot.daophot.psets import aperture_radii, frame_layer, merge_psets
 from ccdphot.errors import InputError
 from ccdphot.frame.table import fill_by_number, new_unified
 from ccdphot.wrappers import daophot
@@ -124,20 +124,20 @@ def seeing_fwhm_pix(ctx):
 def frame_psets(ctx, fwhm_pix, step_layer):
     """The IRAF parameter sets for this frame.
 
-    Layers, lowest first: shipped defaults, the frame (seeing, GAIN, RDNOISE in
-    electrons, SATURATE, background rms, header keywords), ``step_layer`` (radii
-    from [aperture]/[psf]), the legacy options (``--legacy``), and the user's
-    ``[daophot.<pset>]`` tables.
+    Layers, lowest first: shipped defaults, the frame (seeing, ``[photometry]
+    zero_point_mag``, GAIN, RDNOISE in electrons, SATURATE, background rms,
+    header keywords), ``step_layer`` (radii from [aperture]/[psf]), the legacy
+    options (``--legacy``), and the user's ``[daophot.<pset>]`` tables.
     """
-    frame = daophot.frame_psets(
-        fwhm_pix, gain_e_per_adu=ctx.header_float("GAIN"),
-        readnoise_e=ctx.header_float("RDNOISE"), saturate_adu=ctx.header_float("SATURATE"),
-        sky_sigma_adu=ctx.qc.get("background_rms_adu"),
+    frame = frame_layer(
+        fwhm_pix, ctx.config["photometry"]["zero_point_mag"],
+        gain_e_per_adu=ctx.header_float("GAIN"), readnoise_e=ctx.header_float("RDNOISE"),
+        saturate_adu=ctx.header_float("SATURATE"), sky_sigma_adu=ctx.qc.get("background_rms_adu"),
         header_keys=[key for key in ("AIRMASS", "FILTER", "DATE-OBS")
                      if ctx.header_value(key) is not None])
     legacy = legacy_reduction(ctx)
     user = {pset: dict(values) for pset, values in ctx.config["daophot"].items()}
-    return daophot.merge_psets(frame, step_layer, legacy.iraf_params if legacy else None, user)
+    return merge_psets(frame, step_layer, legacy.iraf_params if legacy else None, user)
 
 
 def task_params(ctx):
@@ -146,8 +146,8 @@ def task_params(ctx):
     return legacy.task_params if legacy is not None else {}
 
 
-def write_coords(ctx, stars):
-    """The PHOT coordinate file of ``stars`` in the work directory (name relative)."""
+def coords_file(ctx, stars):
+    """Write the PHOT coordinate file of ``stars`` into the work directory; its name there."""
     daophot.write_coords(ctx.work_dir / COORDS_FILE, stars["X"], stars["Y"])
     return COORDS_FILE
 
@@ -161,15 +161,6 @@ def with_numbers(result, stars):
                          f"outside 1..{len(numbers)}: it does not belong to this star list")
     result["NUMBER"] = numbers[ids - 1]
     return result
-
-
-def aperture_layer(config, fwhm_pix):
-    """PHOT parameters from ``[aperture]``: radii and sky annulus in pixels."""
-    radii = list(config["radii_pix"]) or [r * fwhm_pix for r in config["radii_fwhm"]]
-    inner = config["sky_inner_fwhm"] * fwhm_pix
-    return {"photpars": {"apertures": [round(r, 2) for r in radii]},
-            "fitskypars": {"annulus": round(max(inner, max(radii) + 1.0), 2),
-                           "dannulus": round(max(config["sky_width_fwhm"] * fwhm_pix, 3.0), 2)}}
 
 
 def measure_without_neighbours(ctx, tool, psets, stars, psf_model, residual_image, allstar):
@@ -193,10 +184,11 @@ def measure_without_neighbours(ctx, tool, psets, stars, psf_model, residual_imag
     daophot.write_pst(ctx.work_dir / MODEL_STAR, [1], [x_ref], [y_ref], [psfmag], [0.0])
     calls = [daophot.substar_call(MODEL_BLANK, MODEL_STAR, "", psf_model, MODEL_IMAGE),
              daophot.phot_call(residual_image, COORDS_FILE, RESIDUAL_PHOT_FILE)]
-    daophot.run(tool, ctx.work_dir, "aperture_neighbours", psets, calls,
-                expect=[MODEL_IMAGE, RESIDUAL_PHOT_FILE])
-    residual = with_numbers(read_iraf_daophot(ctx.work_dir / RESIDUAL_PHOT_FILE), stars)
-    radius = daophot.aperture_radii(psets)[0]
+    done = daophot.Job(tool, ctx.work_dir, name="aperture_neighbours", psets=psets,
+                       calls=tuple(calls), expect=(MODEL_IMAGE, RESIDUAL_PHOT_FILE),
+                       catalog=RESIDUAL_PHOT_FILE).run()
+    residual = with_numbers(done.table, stars)
+    radius = aperture_radii(psets)[0]
     # SUBSTAR subtracted the model from zeros: the model is minus that image
     psf_aperture_flux = -float(aperture_photometry(
         fits.getdata(ctx.work_dir / MODEL_IMAGE).astype(float),

@@ -8,6 +8,7 @@ The table's meta is the contract multi-frame features read
 import logging
 
 from ccdphot import __version__
+from ccdphot.frame.qc_plots import write_qc_plots
 from ccdphot.frame.table import sky_positions, write_photometry
 from ccdphot.products import PHOTOMETRY_SCHEMA
 
@@ -76,4 +77,5 @@ def run(ctx):
     ctx.table.meta["qc"] = dict(ctx.qc)
     write_photometry(ctx.out_dir, ctx.table)
     return {"rows": len(ctx.table),
-            "with_sky_position": int((~ctx.table["ALPHA_J2000"].mask).sum())}
+            "with_sky_position": int((~ctx.table["ALPHA_J2000"].mask).sum()),
+            **write_qc_plots(ctx)}

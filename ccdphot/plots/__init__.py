@@ -1,0 +1,1 @@
+"""Figures of ccdphot: per-frame QC, PSF-star mosaics, colour-magnitude diagrams."""

@@ -1,0 +1,135 @@
+"""Per-frame QC figures: what an observer looks at first to trust a frame's photometry.
+
+``qc_image.png``: a thumbnail of the frame (zscale) with the detections and the
+PSF stars marked. ``qc_photometry.png``: magnitude error against magnitude for
+each photometry method; PSF minus aperture magnitude against magnitude; the
+astrometric residual vectors over the chip (when the astrometry step fitted a
+WCS). The zero-point residuals are the zeropoint step's own figure
+(``zeropoint.png``, :mod:`ccdphot.zeropoint.qc_plot`). Small Agg figures, so
+that drawing them costs a small fraction of the frame's time.
+"""
+
+import logging
+import math
+
+import numpy as np
+from astropy.nddata import block_reduce
+
+from ccdphot.plots.common import agg_figure, save_png, zscale_norm
+
+log = logging.getLogger(__name__)
+
+QC_IMAGE = "qc_image.png"
+QC_PHOTOMETRY = "qc_photometry.png"
+_THUMBNAIL_PIX = 600
+_METHODS = (("MAG_PSF", "MAGERR_PSF", "PSF (ALLSTAR)", "C3"),
+            ("MAG_APER", "MAGERR_APER", "aperture", "C0"),
+            ("MAG_AUTO", "MAGERR_AUTO", "AUTO (SExtractor)", "C2"))
+
+
+def _values(table, name):
+    if name not in table.colnames:
+        return np.full(len(table), np.nan)
+    return np.asarray(np.ma.filled(np.ma.asarray(table[name]).astype(float), np.nan))
+
+
+def plot_thumbnail(image, table, path, title, psf_xy=None):
+    """Thumbnail of ``image`` with the table's detections (X/Y_IMAGE) and ``psf_xy``
+    (N, 2 FITS pixels) marked; written to ``path``."""
+    ny, nx = image.shape
+    factor = max(1, math.ceil(max(ny, nx) / _THUMBNAIL_PIX))
+    small = block_reduce(np.nan_to_num(np.asarray(image, np.float32)), factor, func=np.mean)
+    fig = agg_figure(6.0, 6.0 * ny / nx + 0.4)
+    ax = fig.add_axes((0.11, 0.08, 0.86, 0.84))
+    extent = (0.5, small.shape[1] * factor + 0.5, 0.5, small.shape[0] * factor + 0.5)
+    ax.imshow(small, origin="lower", cmap="gray_r", norm=zscale_norm(small), extent=extent,
+              interpolation="nearest")
+    x, y = _values(table, "X_IMAGE"), _values(table, "Y_IMAGE")
+    ax.scatter(x, y, s=9, facecolors="none", edgecolors="C0", linewidths=0.4,
+               label=f"{np.isfinite(x).sum()} detections")
+    if psf_xy is not None and len(psf_xy):
+        ax.scatter(psf_xy[:, 0], psf_xy[:, 1], s=60, marker="s", facecolors="none",
+                   edgecolors="C3", linewidths=1.0, label=f"{len(psf_xy)} PSF stars")
+    ax.set_xlim(0.5, nx + 0.5)
+    ax.set_ylim(0.5, ny + 0.5)
+    ax.set_xlabel("x [pix]")
+    ax.set_ylabel("y [pix]")
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper right", fontsize=7, framealpha=0.8)
+    return save_png(fig, path, dpi=90)
+
+
+def _errors_panel(ax, table):
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullLocator
+
+    for mag, err, label, colour in _METHODS:
+        m, e = _values(table, mag), _values(table, err)
+        ok = np.isfinite(m) & np.isfinite(e) & (e > 0)
+        if ok.any():
+            ax.plot(m[ok], e[ok], ".", ms=1.5, color=colour, label=f"{label} ({ok.sum()})")
+    ax.set_yscale("log")
+    # decades only, as plain numbers: minor ticks and math-text labels cost most of the panel
+    ax.yaxis.set_major_locator(LogLocator(base=10.0))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.set_xlabel("instrumental magnitude [mag]")
+    ax.set_ylabel("magnitude error [mag]")
+    ax.set_title("errors by method", fontsize=9)
+    ax.legend(fontsize=6, markerscale=4, loc="upper left")
+
+
+def _psf_minus_aperture_panel(ax, table):
+    psf, aper = _values(table, "MAG_PSF"), _values(table, "MAG_APER")
+    ok = np.isfinite(psf) & np.isfinite(aper)
+    diff = psf - aper
+    median = float(np.median(diff[ok])) if ok.any() else 0.0
+    ax.plot(aper[ok], np.clip(diff[ok], median - 1.0, median + 1.0), ".", ms=1.5, color="C3")
+    ax.axhline(median, color="k", lw=0.8, label=f"median {median:+.3f} mag")
+    ax.set_ylim(median - 1.05, median + 1.05)
+    ax.set_xlabel("MAG_APER [mag]")
+    ax.set_ylabel("MAG_PSF − MAG_APER [mag]")
+    ax.set_title(f"PSF − aperture ({ok.sum()} stars)", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+
+
+def _astrometry_panel(ax, residuals, shape):
+    x, y = _values(residuals, "X_IMAGE"), _values(residuals, "Y_IMAGE")
+    dra, ddec = _values(residuals, "DRA_ARCSEC"), _values(residuals, "DDEC_ARCSEC")
+    rms = float(np.sqrt(np.mean(dra ** 2 + ddec ** 2))) if len(dra) else float("nan")
+    key = float(np.round(max(rms, 0.01), 2 if rms < 1 else 1))
+    scale = 0.08 * max(shape) / key  # the key arrow is 8 % of the chip long
+    quiver = ax.quiver(x, y, dra * scale, ddec * scale, angles="xy", scale_units="xy", scale=1,
+                       width=0.004, color="C0")
+    ax.quiverkey(quiver, 0.06, 0.94, key * scale, f"{key:g} arcsec", labelpos="E",
+                 coordinates="axes", fontproperties={"size": 7})
+    ax.set_xlim(0.5, shape[1] + 0.5)
+    ax.set_ylim(0.5, shape[0] + 0.5)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x [pix]")
+    ax.set_ylabel("y [pix]")
+    ax.set_title(f"astrometric residuals (ΔRA cos δ, ΔDec)\n{len(x)} stars, RMS {rms:.3f} arcsec",
+                 fontsize=8)
+
+
+def plot_photometry_qc(table, path, title, shape, astrometry=None):
+    """The photometry QC panels (see the module docstring) into one PNG at ``path``.
+
+    ``astrometry`` is the astrometry step's per-star residual table, or None
+    when the step fitted no WCS; its panel is then left out.
+    """
+    panels = [_errors_panel]
+    if np.isfinite(_values(table, "MAG_PSF")).any():
+        panels.append(_psf_minus_aperture_panel)
+    if astrometry is not None and len(astrometry):
+        panels.append(lambda ax, t: _astrometry_panel(ax, astrometry, shape))
+    width = 3.6 * len(panels)
+    fig = agg_figure(width, 3.8)
+    # fixed margins: tight_layout would cost more than drawing the panels
+    fig.subplots_adjust(left=0.85 / width, right=1.0 - 0.15 / width, bottom=0.14, top=0.8,
+                        wspace=0.38)
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    for ax, panel in zip(axes, panels):
+        panel(ax, table)
+        ax.tick_params(labelsize=7)
+    fig.suptitle(title, fontsize=9)
+    return save_png(fig, path, dpi=90)

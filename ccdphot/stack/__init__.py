@@ -1,0 +1,1 @@
+"""Stacking, PSF-star lists and colour-magnitude diagrams (frames of one field)."""
