@@ -46,7 +46,8 @@ fi
 # 3. VARTOOLS, built from source into .venv/bin when missing (tools/build_vartools.sh;
 #    about 30 s). Without its source the native period engine is used instead.
 if [ ! -x .venv/bin/vartools ]; then
-    bash tools/build_vartools.sh .venv/bin/vartools \
+    # VARTOOLS' configure looks for a `python` command: the venv has one, plain Debian may not.
+    PATH="$PWD/.venv/bin:$PATH" bash tools/build_vartools.sh .venv/bin/vartools \
         || echo "setup: VARTOOLS not built; \`ccdphot period\` uses its native engine" >&2
 fi
 
