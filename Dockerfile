@@ -20,7 +20,8 @@ COPY apt-packages.txt /tmp/apt-packages.txt
 
 FROM base AS build
 RUN apt-get update \
- && sed -e 's/#.*//' -e 's/[[:space:]]//g' /tmp/apt-packages.txt | grep -v '^$' \
+ && grep -v -E '#[[:space:]]*test' /tmp/apt-packages.txt \
+    | sed -e 's/#.*//' -e 's/[[:space:]]//g' | grep -v '^$' \
     | xargs apt-get install -y --no-install-recommends \
  && rm -rf /var/lib/apt/lists/*
 # docker/vendor/ (filled by docker/check.sh, empty in git) may hold source archives, found
@@ -55,7 +56,7 @@ RUN pip install --no-deps /src/ccdphot \
 FROM base AS run
 COPY docker/remove-test-suites.sh /tmp/
 RUN apt-get update \
- && grep -v -E '#[[:space:]]*build' /tmp/apt-packages.txt \
+ && grep -v -E '#[[:space:]]*build' /tmp/apt-packages.txt | grep -v -E '#[[:space:]]*test' \
     | sed -e 's/#.*//' -e 's/[[:space:]]//g' | grep -v '^$' \
     | xargs apt-get install -y --no-install-recommends \
  && apt-get clean \

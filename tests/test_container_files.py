@@ -87,6 +87,7 @@ def test_every_apt_install_reads_the_one_list():
         [install] = installs[name]
         assert "/tmp/apt-packages.txt" in install and "| xargs apt-get install" in install, name
         assert ("grep -v -E '#[[:space:]]*build'" in install) is expect_filter, name
+        assert "grep -v -E '#[[:space:]]*test'" in install, name  # tests' packages stay out
     setup = (ROOT / "setup.sh").read_text()
     assert "apt-packages.txt" in setup and setup.count("apt-get install") == 1
     assert "bash setup.sh test" in (ROOT / ".ci" / "run").read_text()

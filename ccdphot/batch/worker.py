@@ -89,14 +89,17 @@ class FrameWorker:
         self.config = load_config(data=spec.config)
         self.tools = ToolRegistry(self.config)
 
-    def run(self, job, worker_name=""):
+    def run(self, job, worker_name="", options=None):
         """Process ``job`` (a :class:`~ccdphot.batch.inputs.FrameJob`); never raises
-        for a frame's own failure, which is recorded in its run.json and the outcome."""
+        for a frame's own failure, which is recorded in its run.json and the outcome.
+        ``options`` replaces the batch's run options for this frame (the calibration
+        server's per-upload target, profile and filter)."""
         start = time.perf_counter()
         storage = ""
         try:
             result = run_frame(job.input, self.config, steps=self.spec.steps,
-                               out=self.spec.out_root, options=self.spec.options,
+                               out=self.spec.out_root,
+                               options=self.spec.options if options is None else options,
                                tools=self.tools, name=job.name)
             status = result.record["status"]
         except CCDPhotError as err:
@@ -136,11 +139,11 @@ class BatchWorkerPlugin(WorkerPlugin):
             self.frame_worker.close()
 
 
-def process_frame(plugin_name, job):
+def process_frame(plugin_name, job, options=None):
     """The Dask task: run one frame on this worker's FrameWorker of the batch."""
     worker = get_worker()
     plugin = worker.plugins[plugin_name]
-    return plugin.frame_worker.run(job, worker_name=worker.address)
+    return plugin.frame_worker.run(job, worker_name=worker.address, options=options)
 
 
 class IgnoreInterrupts(WorkerPlugin):

@@ -15,6 +15,7 @@ from ccdphot.cli.calib import add_header_options, add_parsers, header_run_option
 from ccdphot.cli.catalog import add_catalog_parser
 from ccdphot.cli.lightcurve import add_lightcurve_parser
 from ccdphot.cli.period import add_period_parser
+from ccdphot.cli.serve import add_serve_parsers
 from ccdphot.cli.stack import add_stack_parsers
 from ccdphot.config import config_to_toml, load_config, parse_override
 from ccdphot.errors import CCDPhotError, InputError
@@ -179,6 +180,7 @@ def build_parser():
     add_period_parser(sub, _add_config_options, _config)
     add_batch_parser(sub, _add_config_options, _add_frame_options,
                      lambda args: _config(args, _run_overrides(args)), _run_options)
+    add_serve_parsers(sub, _add_config_options, _config)
     return parser
 
 

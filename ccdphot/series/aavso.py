@@ -7,7 +7,10 @@ value is not known. AAVSO takes dates as JD or HJD (not BJD), so DATE is the
 mid-exposure JD (UTC) unless HJD is asked for; the BJD_TDB times are in the
 ECSV/CSV light curve. With comparison stars on a calibrated scale (MAG_CAL)
 the magnitudes are standard (MTYPE STD); otherwise they are differential
-(DIF) against the ensemble, whose instrumental magnitude is CMAG.
+(DIF) against the ensemble, whose instrumental magnitude is CMAG. Optional
+columns serve a light curve of standard points from many telescopes (the
+calibration server): IS_UPPER_LIMIT (a "fainter than" mark, "<" before MAG),
+AAVSO_FILTER (the row's filter code, as given) and NOTES (the row's notes).
 """
 
 import logging
@@ -25,6 +28,14 @@ FIELDS = ("NAME", "DATE", "MAG", "MERR", "FILT", "TRANS", "MTYPE", "CNAME", "CMA
 AAVSO_FILTERS = ("U", "B", "V", "R", "I", "J", "H", "K", "TG", "TB", "TR", "CV", "CR", "SZ",
                  "SU", "SG", "SR", "SI", "STU", "STV", "STB", "STY", "HA", "HAC", "O", "Y")
 CLEAR_NAMES = ("clear", "c", "none", "open", "l", "lum", "luminance")
+# Standard bands of the zeropoint step -> AAVSO codes (Gaia G has none: written as "G").
+BAND_CODES = {"U": "U", "B": "B", "V": "V", "R": "R", "I": "I", "u": "SU", "g": "SG",
+              "r": "SR", "i": "SI", "z": "SZ", "J": "J", "H": "H", "K": "K", "Ks": "K"}
+
+
+def aavso_band_code(band):
+    """The AAVSO filter code of a standard band (zeropoint step), or the band itself."""
+    return BAND_CODES.get(str(band), str(band) or "na")
 
 
 def aavso_filter(name):
@@ -51,8 +62,8 @@ def aavso_extended(lightcurve, star_name, obscode="na", date="JD", filter_code=N
     """The AAVSO Extended File text of a target light curve table.
 
     ``lightcurve`` has DMAG, DMAG_ERR, JD_UTC/HJD_UTC, AIRMASS, FILTER, and
-    optionally MAG_CAL_ENS, ENSEMBLE_MAG, CHECK_DMAG/CHECK_MAG_INST. Rows
-    without a magnitude are left out.
+    optionally MAG_CAL_ENS, ENSEMBLE_MAG, CHECK_DMAG/CHECK_MAG_INST,
+    IS_UPPER_LIMIT, AAVSO_FILTER, NOTES. Rows without a magnitude are left out.
     """
     date = date.upper()
     if date not in ("JD", "HJD"):
@@ -79,9 +90,14 @@ def aavso_extended(lightcurve, star_name, obscode="na", date="JD", filter_code=N
             else:
                 check = _number(row["CHECK_MAG_INST"], 3)
         cmag = "na" if standard else _number(row["ENSEMBLE_MAG"], 3)
-        values = (star_name, _number(row[time_column], 5), _number(magnitude, 3),
-                  _number(row["DMAG_ERR"], 3), filter_code or aavso_filter(str(row["FILTER"])),
+        limit = "IS_UPPER_LIMIT" in lightcurve.colnames and bool(row["IS_UPPER_LIMIT"])
+        code = (str(row["AAVSO_FILTER"]) if "AAVSO_FILTER" in lightcurve.colnames else
+                filter_code or aavso_filter(str(row["FILTER"])))
+        values = (star_name, _number(row[time_column], 5),
+                  ("<" if limit else "") + _number(magnitude, 3),
+                  "na" if limit else _number(row["DMAG_ERR"], 3), code,
                   "NO", "STD" if standard else "DIF", "ENSEMBLE", cmag, check_name, check,
-                  _number(row["AIRMASS"], 3), "na", chart, notes)
+                  _number(row["AIRMASS"], 3), "na", chart,
+                  str(row["NOTES"]) if "NOTES" in lightcurve.colnames else notes)
         lines.append(",".join(str(v).replace(",", ";") for v in values))
     return "\n".join(lines) + "\n"
