@@ -48,10 +48,11 @@ COPY setup.cfg pyproject.toml README.rst /src/ccdphot/
 COPY ccdphot /src/ccdphot/ccdphot
 COPY wrappers /src/ccdphot/wrappers
 COPY default_params /src/ccdphot/default_params
-COPY docker/remove-test-suites.sh /tmp/
+COPY docker/remove-test-suites.sh docker/remove-build-files.sh /tmp/
 RUN pip install --no-deps /src/ccdphot \
  && pip check \
- && sh /tmp/remove-test-suites.sh /opt/ccdphot/lib
+ && sh /tmp/remove-test-suites.sh /opt/ccdphot/lib \
+ && sh /tmp/remove-build-files.sh /opt/ccdphot/lib
 
 FROM base AS run
 COPY docker/remove-test-suites.sh /tmp/

@@ -147,3 +147,18 @@ def test_vendor_folder_is_ignored_but_documented():
     ignore = (ROOT / ".gitignore").read_text().splitlines()
     assert "docker/vendor/*" in ignore and "!docker/vendor/README.md" in ignore
     assert (ROOT / "docker" / "vendor" / "README.md").is_file()
+
+
+def test_build_stage_removes_only_build_files():
+    build = " ".join(dockerfile_stages()["build"])
+    assert "COPY docker/remove-test-suites.sh docker/remove-build-files.sh /tmp/" in build
+    assert ("pip check && sh /tmp/remove-test-suites.sh /opt/ccdphot/lib "
+            "&& sh /tmp/remove-build-files.sh /opt/ccdphot/lib") in build
+    removed = re.findall(r"-name '([^']+)'", (ROOT / "docker" / "remove-build-files.sh").read_text())
+    assert set(removed) == {"*.c", "*.cpp", "*.h", "*.hpp", "*.pyx", "*.pxd", "*.pxi", "*.a"}
+
+
+def test_no_jit_compiler_in_the_dependencies():
+    """numba and llvmlite (190 MB) kept the image above 1 GB (docs/docker.rst)."""
+    pins, _ = constraints()
+    assert not {"numba", "llvmlite", "wotan"} & set(pins)
