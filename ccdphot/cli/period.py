@@ -15,7 +15,7 @@ from astropy import units as u
 from ccdphot.errors import InputError, ToolNotFoundError
 from ccdphot.periods.engine import ENGINES, METHODS, PeriodSearch, search
 from ccdphot.periods.lightcurve import LightCurveError, read_lightcurve
-from ccdphot.periods.plots import plot_folded, plot_periodogram
+from ccdphot.plots.periodogram import plot_folded, plot_periodogram
 from ccdphot.products import write_table_atomic
 from ccdphot.tools import ToolRegistry
 

@@ -18,7 +18,7 @@ from astropy.table import Table
 from ccdphot import __version__
 from ccdphot.errors import OutputError
 from ccdphot.products import write_table_atomic, write_text_atomic
-from ccdphot.series import plots
+from ccdphot.plots import lightcurve as plots
 from ccdphot.series.aavso import aavso_extended
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ PSF stars marked. ``qc_photometry.png``: magnitude error against magnitude for
 each photometry method; PSF minus aperture magnitude against magnitude; the
 astrometric residual vectors over the chip (when the astrometry step fitted a
 WCS). The zero-point residuals are the zeropoint step's own figure
-(``zeropoint.png``, :mod:`ccdphot.zeropoint.qc_plot`). Small Agg figures, so
+(``zeropoint.png``, :mod:`ccdphot.plots.zeropoint`). Small Agg figures, so
 that drawing them costs a small fraction of the frame's time.
 """
 
