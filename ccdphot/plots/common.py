@@ -80,6 +80,16 @@ def label_axes(ax, xlabel, ylabel, title=None, title_size=10):
         ax.set_title(title, fontsize=title_size)
 
 
+def plain_log_y(ax):
+    """A log y axis with a tick per decade labelled as a plain number (0.01, not 10⁻²)."""
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullLocator
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10.0))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_locator(NullLocator())
+
+
 def time_axis(time, scale="BJD_TDB"):
     """(time minus its first whole day, axis label naming the scale and that day).
 

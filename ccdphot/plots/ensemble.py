@@ -12,8 +12,8 @@ import logging
 
 import numpy as np
 
-from ccdphot.plots.common import (agg_figure, float_values, label_axes, save_png, time_axis,
-                                  with_unit)
+from ccdphot.plots.common import (agg_figure, float_values, label_axes, plain_log_y, save_png,
+                                  time_axis, with_unit)
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +85,11 @@ def plot_rms_magnitude(variability, ensemble_err, path, title, n_labels=10):
     target = good & (roles == "target")
     ax.scatter(magnitude[target], rms[target], s=120, marker="*", color="gold", edgecolor="k",
                label="target", zorder=5)
-    ax.set_yscale("log")
+    plain_log_y(ax)
     label_axes(ax, with_unit("median instrumental magnitude", "mag"),
                with_unit("RMS of the differential light curve", "mag"), title)
     ax.legend(fontsize=8, loc="lower right")
-    ax.grid(alpha=0.3, which="both")
+    ax.grid(alpha=0.3)
     return save_png(figure, path, dpi=DPI)
 
 

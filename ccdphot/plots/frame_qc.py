@@ -15,14 +15,15 @@ import math
 import numpy as np
 from astropy.nddata import block_reduce
 
-from ccdphot.plots.common import (agg_figure, label_axes, save_png, table_values, with_unit,
-                                  zscale_norm)
+from ccdphot.plots.common import (agg_figure, label_axes, plain_log_y, save_png, table_values,
+                                  with_unit, zscale_norm)
 
 log = logging.getLogger(__name__)
 
 QC_IMAGE = "qc_image.png"
 QC_PHOTOMETRY = "qc_photometry.png"
 _THUMBNAIL_PIX = 600
+_KEY_STRIP = 0.12  # height of the astrometry panel's key strip, in chip heights
 _METHODS = (("MAG_PSF", "MAGERR_PSF", "PSF (ALLSTAR)", "C3"),
             ("MAG_APER", "MAGERR_APER", "aperture", "C0"),
             ("MAG_AUTO", "MAGERR_AUTO", "AUTO (SExtractor)", "C2"))
@@ -53,18 +54,13 @@ def plot_thumbnail(image, table, path, title, psf_xy=None):
 
 
 def _errors_panel(ax, table):
-    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullLocator
-
     for mag, err, label, colour in _METHODS:
         m, e = table_values(table, mag), table_values(table, err)
         ok = np.isfinite(m) & np.isfinite(e) & (e > 0)
         if ok.any():
             ax.plot(m[ok], e[ok], ".", ms=1.5, color=colour, label=f"{label} ({ok.sum()})")
-    ax.set_yscale("log")
     # decades only, as plain numbers: minor ticks and math-text labels cost most of the panel
-    ax.yaxis.set_major_locator(LogLocator(base=10.0))
-    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    ax.yaxis.set_minor_locator(NullLocator())
+    plain_log_y(ax)
     label_axes(ax, with_unit("instrumental magnitude", "mag"),
                with_unit("magnitude error", "mag"), "errors by method", title_size=9)
     ax.legend(fontsize=6, markerscale=4, loc="upper left")
@@ -84,6 +80,8 @@ def _psf_minus_aperture_panel(ax, table):
 
 
 def _astrometry_panel(ax, residuals, shape):
+    from matplotlib.patches import Rectangle
+
     x, y = table_values(residuals, "X_IMAGE"), table_values(residuals, "Y_IMAGE")
     dra, ddec = table_values(residuals, "DRA_ARCSEC"), table_values(residuals, "DDEC_ARCSEC")
     rms = float(np.sqrt(np.mean(dra ** 2 + ddec ** 2))) if len(dra) else float("nan")
@@ -91,10 +89,15 @@ def _astrometry_panel(ax, residuals, shape):
     scale = 0.08 * max(shape) / key  # the key arrow is 8 % of the chip long
     quiver = ax.quiver(x, y, dra * scale, ddec * scale, angles="xy", scale_units="xy", scale=1,
                        width=0.004, color="C0")
-    ax.quiverkey(quiver, 0.06, 0.94, key * scale, f"{key:g} arcsec", labelpos="E",
-                 coordinates="axes", fontproperties={"size": 7})
+    quiver.set_clip_path(Rectangle((0.5, 0.5), shape[1], shape[0], transform=ax.transData))
+    # the key sits in a strip above the chip, where no residual arrow starts
+    top = shape[0] + 0.5 + _KEY_STRIP * shape[0]
+    ax.axhline(shape[0] + 0.5, color="0.6", lw=0.6)
+    ax.quiverkey(quiver, 0.06, 1.0 - 0.5 * _KEY_STRIP / (1.0 + _KEY_STRIP), key * scale,
+                 f"{key:g} arcsec", labelpos="E", coordinates="axes",
+                 fontproperties={"size": 7})
     ax.set_xlim(0.5, shape[1] + 0.5)
-    ax.set_ylim(0.5, shape[0] + 0.5)
+    ax.set_ylim(0.5, top)
     ax.set_aspect("equal")
     label_axes(ax, with_unit("x", "pix"), with_unit("y", "pix"),
                f"astrometric residuals (ΔRA cos δ, ΔDec)\n{len(x)} stars, RMS {rms:.3f} arcsec",

@@ -11,7 +11,8 @@ import logging
 
 import numpy as np
 
-from ccdphot.plots.common import agg_figure, float_values, label_axes, save_png, with_unit
+from ccdphot.plots.common import (agg_figure, float_values, label_axes, plain_log_y, save_png,
+                                  with_unit)
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,15 @@ def _dmag_panel(ax, table, summary):
 
 def _scatter_panel(ax, summary):
     bins = summary["bins"]
+    target = summary["target_scatter_mag"]
+    scatter = np.asarray(bins["ROBUST_SCATTER_MAG"], float) if len(bins) else np.array([])
     if len(bins):
         centre = 0.5 * (np.asarray(bins["MAG_LO"]) + np.asarray(bins["MAG_HI"]))
-        ax.plot(centre, bins["ROBUST_SCATTER_MAG"], "o-", color="C0")
-    ax.axhline(summary["target_scatter_mag"], color="C3", ls="--", lw=0.8,
-               label=f"target {summary['target_scatter_mag']:g} mag")
-    ax.set_yscale("log")
+        ax.plot(centre, scatter, "o-", color="C0")
+    ax.axhline(target, color="C3", ls="--", lw=0.8, label=f"target {target:g} mag")
+    plain_log_y(ax)
+    shown = scatter[np.isfinite(scatter) & (scatter > 0)]
+    ax.set_ylim(bottom=0.7 * min(target, shown.min() if shown.size else target))
     label_axes(ax, with_unit("legacy ALLSTAR magnitude", "mag"),
                with_unit("robust scatter 1.4826·MAD of Δmag", "mag"))
     ax.legend(fontsize=7)

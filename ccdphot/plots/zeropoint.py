@@ -39,7 +39,7 @@ def plot_zero_point(path, stars, figures):
                   color="tab:red", ms=7, label=f"rejected ({int((~kept).sum())})")
     label_axes(left, with_unit(f"catalogue {band}", "mag"),
                with_unit("residual about the fit", "mag"),
-               f"{figures['zp_catalog']} -> {band} ({figures['zp_system']})")
+               f"{figures['zp_catalog']} → {band} ({figures['zp_system']})")
     left.legend(fontsize=8, loc="best")
     _limit_y(left, residual)
     if has_colour:
@@ -49,7 +49,7 @@ def plot_zero_point(path, stars, figures):
         grid = np.linspace(np.nanmin(colour), np.nanmax(colour), 50)
         term = figures["zp_colour_term"]
         right.plot(grid, term * grid, color="k", lw=1.2,
-                   label=f"k = {term:.3f} +- {figures['zp_colour_term_error']:.3f}"
+                   label=f"k = {term:.3f} ± {figures['zp_colour_term_error']:.3f}"
                    + (" (fixed)" if figures["zp_colour_term_fixed"] else ""))
         right.plot(colour[kept], shifted[kept], "o", ms=4, color="tab:blue", label="used")
         if (~kept).any():
@@ -57,7 +57,7 @@ def plot_zero_point(path, stars, figures):
                        label="rejected")
         label_axes(right, with_unit(f"catalogue colour {colour_name}", "mag"),
                    with_unit("catalogue - instrumental - ZP", "mag"),
-                   f"ZP = {figures['zp_mag']:.3f} +- {figures['zp_error_mag']:.3f} mag, "
+                   f"ZP = {figures['zp_mag']:.3f} ± {figures['zp_error_mag']:.3f} mag, "
                    f"transformation: {figures['zp_transformation']}", title_size=9)
         right.legend(fontsize=8, loc="best")
         _limit_y(right, shifted)
