@@ -3,7 +3,8 @@
 The figures come from the products (``run.json``: status, step timings, QC), so
 a summary can be remade from RESULTS written earlier or on other machines. A
 frame with no usable run.json (it failed before the engine started, or was never
-run) keeps its batch status and blank figures.
+run) keeps its batch status and blank figures. ``batch_summary.png`` is drawn from
+the table by :mod:`ccdphot.plots.batch_summary`.
 """
 
 import json
