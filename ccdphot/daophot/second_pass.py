@@ -173,7 +173,7 @@ def run_passes(iraf, sex, work_dir, image_name, psets, stars, allstar, files, *,
         fitted = np.isin(allstar["NUMBER"], numbers)
         star_like = fitted & (np.ma.filled(np.ma.asarray(allstar["CHI"], float), np.inf)
                               < max_chi)
-        fitted_new[pass_number] = np.asarray(allstar["NUMBER"], int)[star_like]
+        fitted_new[pass_number] = np.sort(np.asarray(allstar["NUMBER"], int)[star_like])
         record.update({"n_stars": len(stars), "n_fitted": len(allstar),
                        "n_new_fitted": int(fitted.sum()), "n_new_kept": int(star_like.sum()),
                        "seconds": round(time.perf_counter() - start, 2)})
