@@ -12,12 +12,14 @@ legacy ALLSTAR list (NGC6871.als, 4146 stars):
   legacy list's footprint;
 * seconds of each ALLSTAR pass (from run.json).
 
-    python benchmarks/crowded_ngc6871.py [--setups default,default2,crowded1,crowded2,crowded3]
+    python benchmarks/crowded_ngc6871.py [--setups auto,normal,normal2,crowded1,crowded2,...]
     python benchmarks/crowded_ngc6871.py --sparse FRAME [FRAME ...]
 
-``--sparse`` runs the given frames (e.g. SkyCamZ, HAT-P-32) with the normal
-and the crowded detection, each with 1 and 2 passes, and prints what the second pass added and cost. Figures are printed,
-never asserted.
+``auto`` is the default config (the crowding index decides); ``auto_allchi``
+the same keeping every new star ALLSTAR fitted. ``--sparse`` runs the given
+frames (e.g. SkyCamZ, HAT-P-32) with the defaults and with the normal setup
+(normal detection, one pass), and prints what ``auto`` chose, what the passes
+added and what it cost. Figures are printed, never asserted.
 """
 
 import argparse
@@ -37,8 +39,10 @@ HERE = Path(__file__).resolve().parent
 NGC6871 = HERE.parent / "tests" / "data" / "ngc6871"
 STEPS = ["header", "detect", "psf"]
 SETUPS = {
-    "default": {"detect": {"crowded": {"enabled": False}}, "psf": {"passes": 1}},
-    "default2": {"detect": {"crowded": {"enabled": False}}, "psf": {"passes": 2}},
+    "auto": {},
+    "auto_allchi": {"psf": {"second_pass": {"max_chi_ratio": 0.0}}},
+    "normal": {"detect": {"crowded": {"enabled": False}}, "psf": {"passes": 1}},
+    "normal2": {"detect": {"crowded": {"enabled": False}}, "psf": {"passes": 2}},
     "crowded1": {"detect": {"crowded": {"enabled": True}}, "psf": {"passes": 1}},
     "crowded2": {"detect": {"crowded": {"enabled": True}}, "psf": {"passes": 2}},
     "crowded3": {"detect": {"crowded": {"enabled": True}}, "psf": {"passes": 3}},
@@ -89,27 +93,29 @@ def spurious_fraction(table, legacy):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--setups", default="default,crowded1,crowded2")
+    parser.add_argument("--setups", default="auto,normal")
     parser.add_argument("--sparse", nargs="+", type=Path)
     args = parser.parse_args()
     if args.sparse:
         for frame in args.sparse:
-            for crowded in (False, True):
-                for passes in (1, 2):
-                    config = {"detect": {"crowded": {"enabled": crowded}},
-                              "psf": {"passes": passes}}
-                    with tempfile.TemporaryDirectory() as out:
-                        table, per_pass, seconds, _ = run_setup(frame, config, out)
-                    print(json.dumps({"frame": frame.name, "crowded": crowded, "passes": passes,
-                                      "n_rows": len(table), "per_pass": per_pass,
-                                      "seconds_total": round(seconds, 1)}), flush=True)
+            for name in ("auto", "normal"):
+                with tempfile.TemporaryDirectory() as out:
+                    table, per_pass, seconds, record = run_setup(frame, SETUPS[name], out)
+                qc = record["qc"]
+                print(json.dumps({"frame": frame.name, "setup": name,
+                                  "crowding_index": qc.get("crowding_index"),
+                                  "crowded": qc.get("crowded"), "n_rows": len(table),
+                                  "per_pass": per_pass, "seconds_total": round(seconds, 1)}),
+                      flush=True)
         return
     legacy = read_daophot_als(NGC6871 / "NGC6871.als")
     for name in args.setups.split(","):
         with tempfile.TemporaryDirectory() as out:
-            table, per_pass, seconds, _ = run_setup(NGC6871 / "NGC6871.fits", SETUPS[name], out)
+            table, per_pass, seconds, record = run_setup(NGC6871 / "NGC6871.fits",
+                                                         SETUPS[name], out)
         figures = completeness(table, legacy)
         print(json.dumps({"setup": name, **figures, "per_pass": per_pass,
+                          "crowding_index": record["qc"].get("crowding_index"),
                           "seconds_total": round(seconds, 1)}), flush=True)
 
 

@@ -36,6 +36,9 @@ __all__ = ["load_config", "default_config", "thaw", "config_to_toml", "parse_ove
 CONFIG_DIR_ENV = "CCDPHOT_CONFIG_DIR"
 CACHE_DIR_ENV = "CCDPHOT_CACHE_DIR"
 USER_CONFIG_NAME = "ccdphot.toml"
+# Keys whose default is "auto" that also take a value of one other type.
+_AUTO_OR = {"detect.crowded.enabled": (bool, "true or false"),
+            "psf.passes": (int, "a number of passes (1 = no residual pass)")}
 
 
 def read_toml(text, origin):
@@ -97,6 +100,12 @@ def _merge(base, update, origin, path=""):
                 base[key] = copy.deepcopy(value)
             else:
                 _merge(default, value, origin, dotted + ".")
+        elif dotted in _AUTO_OR:
+            kind, what = _AUTO_OR[dotted]
+            if value != "auto" and not (_same_kind(kind(), value) and isinstance(value, kind)):
+                raise ConfigError(f'{origin}: \'{dotted}\' must be "auto" or {what}, '
+                                  f"got {value!r}")
+            base[key] = value
         elif default is not None and not _same_kind(default, value):
             raise ConfigError(
                 f"{origin}: '{dotted}' must be of type {type(default).__name__} "

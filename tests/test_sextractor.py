@@ -173,7 +173,7 @@ def test_magnitudes_move_onto_the_zero_point_except_undefined_ones():
 # stars a negative flux (MAG_APER 99.0 in SExtractor, masked in ccdphot's table).
 DETECT_CONFIG = {"detect": {"detect_thresh_sigma": 2.0, "detect_minarea_pix": 4,
                             "aperture_diameters_pix": [16.0], "back_size_pix": 48,
-                            "back_filtersize": 5},
+                            "back_filtersize": 5, "crowded": {"enabled": False}},
                  "photometry": {"zero_point_mag": 24.5}}
 # Settings the bare run gets on its command line, as ccdphot's documentation gives them:
 # [detect] and [photometry] of that config, GAIN and SATURATE of the frame header.

@@ -6,14 +6,25 @@ observer's own ``.sex`` file (``[detect] sextractor_config``) is honoured as
 given; its magnitudes are moved onto ``[photometry] zero_point_mag`` so that
 every method's magnitudes compare (``work/detections.ldac`` keeps them as
 SExtractor wrote them).
+
+The frame's crowding index (:func:`ccdphot.detection.crowded.crowding_index`)
+is measured on that list; a crowded frame (``[detect.crowded] enabled``,
+"auto" by the index) is detected again with the crowded-field setup, and the
+psf step's ``[psf] passes = "auto"`` follows the same decision.
 """
 
 import logging
 from pathlib import Path
 
+import numpy as np
 from astropy.table import Table
 
-from ccdphot.detection.crowded import crowded_settings
+from ccdphot.detection.crowded import (
+    CROWDED_INDEX,
+    crowded_settings,
+    crowding_index,
+    is_crowded,
+)
 from ccdphot.errors import ConfigError, ToolError
 from ccdphot.frame.table import fill_by_number, new_unified
 from ccdphot.wrappers import sextractor
@@ -33,12 +44,14 @@ def run(ctx):
                         "the frame, or lower [detect] detect_thresh_sigma (DETECT_THRESH)")
     fwhm, n_stars = sextractor.seeing(detections, detect["seeing_min_snr"],
                                       detect["seeing_max_elongation"])
-    if detect["crowded"]["enabled"] and not detect["sextractor_config"]:
+    crowded = _crowding(ctx, detect["crowded"]["enabled"], detections, fwhm.value)
+    if crowded and not detect["sextractor_config"]:
         setup["settings"].update(crowded_settings(detect["crowded"], fwhm.value, ctx.work_dir))
         result = sextractor.Job(tool, ctx.work_dir, image_name=ctx.image_name, **setup).run()
         log.info("crowded-field detection: %d detections (normal setup: %d)",
                  len(result.table), len(detections))
         detections = sextractor.on_zero_point(result.table, zero_point_mag)
+    ctx.qc["crowded_detection"] = bool(crowded and not detect["sextractor_config"])
     ctx.detections = detections
     ctx.memo["sextractor_setup"] = setup  # the psf step's residual passes detect the same way
     first_aperture = Table({"NUMBER": detections["NUMBER"],
@@ -62,7 +75,27 @@ def run(ctx):
     })
     return {key: ctx.qc[key] for key in ("n_detections", "seeing_fwhm_pix", "seeing_fwhm_arcsec",
                                          "seeing_n_stars", "background_adu",
-                                         "background_rms_adu")}
+                                         "background_rms_adu", "crowding_index", "crowded",
+                                         "crowded_detection")}
+
+
+def _crowding(ctx, setting, detections, fwhm_pix):
+    """The frame's crowding index and whether it is crowded (into ctx.qc); the decision.
+
+    ``[detect.crowded] enabled = "auto"`` decides by the index; with ``--legacy``
+    the legacy star list is the detection list, so "auto" keeps the normal setup.
+    """
+    index = crowding_index(detections["X_IMAGE"], detections["Y_IMAGE"], fwhm_pix, ctx.shape)
+    legacy = setting == "auto" and bool(ctx.options.get("legacy_dir"))
+    crowded = False if legacy else is_crowded(setting, index)
+    ctx.qc["crowding_index"] = round(index, 3) if np.isfinite(index) else None
+    ctx.qc["crowded"] = crowded
+    why = ("--legacy: the legacy star list is measured" if legacy else
+           f"[detect.crowded] enabled = {setting}" if setting != "auto" else
+           f"auto, crowded from {CROWDED_INDEX}")
+    log.info("crowding index %.3f (%d detections x pi (3 x %.2f pix)^2 / image area): %s (%s)",
+             index, len(detections), fwhm_pix, "crowded" if crowded else "not crowded", why)
+    return crowded
 
 
 def _setup(ctx, detect, zero_point_mag):

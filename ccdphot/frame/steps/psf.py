@@ -11,9 +11,10 @@
    function with the fewest parameters among those that fit within ``[psf]
    function_tolerance`` of the best is taken.
 4. ALLSTAR fits every star with the last PSF and writes the residual image.
-5. Residual passes (``[psf] passes`` > 1, :mod:`ccdphot.daophot.second_pass`):
-   stars found in the residual image are added (new rows, DETECTION_PASS > 1)
-   and ALLSTAR fits the complete list again; the last pass's residual remains.
+5. Residual passes (:mod:`ccdphot.daophot.second_pass`; ``[psf] passes``,
+   "auto" = 2 on a frame the detect step found crowded, else 1): stars found
+   in the residual image are added (new rows, DETECTION_PASS > 1) and ALLSTAR
+   fits the complete list again; the last pass's residual remains.
 
 Products in ``work/``: ``psf_model.fits`` (the last iteration's IRAF PSF
 image), ``psf_stars.pst`` (the PSF stars given), ``allstar.als``,
@@ -33,7 +34,7 @@ from ccdphot.daophot.legacy_comparison import compare_to_legacy
 from ccdphot.daophot.psets import aperture_layer, psf_layer
 from ccdphot.daophot.psf_iterations import fit_psf
 from ccdphot.daophot.psfstars import psf_numbers_from_list, select_psf_stars
-from ccdphot.daophot.second_pass import run_passes
+from ccdphot.daophot.second_pass import number_of_passes, run_passes, saturated_stars
 from ccdphot.errors import InputError
 from ccdphot.frame.steps.daophot_support import (
     coords_file,
@@ -46,7 +47,7 @@ from ccdphot.frame.steps.daophot_support import (
     task_params,
     with_numbers,
 )
-from ccdphot.frame.table import fill_by_number
+from ccdphot.frame.table import fill_by_number, with_rows_found_by_pass
 from ccdphot.plots.legacy_comparison import plot_legacy_comparison
 from ccdphot.products import write_table_atomic
 from ccdphot.wrappers import daophot
@@ -118,6 +119,7 @@ def run(ctx):
     iterations = int(config["iterations"])
     if not 1 <= iterations <= MAX_ITERATIONS:
         raise InputError(f"[psf] iterations = {iterations}: use 1 to {MAX_ITERATIONS}")
+    n_passes = number_of_passes(config["passes"], bool(ctx.qc.get("crowded")))
     stars = star_list(ctx)
     layer = aperture_layer(ctx.config["aperture"], fwhm)
     layer.update(psf_layer(config, fwhm))
@@ -154,12 +156,9 @@ def run(ctx):
     allstar_table = with_numbers(daophot.read_iraf_daophot(ctx.work_dir / ALLSTAR_FILE), stars)
     passes = [{"pass": 1, "n_stars": len(stars), "n_fitted": len(allstar_table),
                "seconds": round(phot_seconds + iraf_seconds, 2)}]
-    measured = stars
-    if int(config["passes"]) > 1 and legacy_reduction(ctx) is None:
-        measured, allstar_table, later = run_passes(ctx, tool, psets, stars, allstar_table, {
-            "phot": "psf_pass{}.mag", "psf_model": PSF_MODEL, "allstar": ALLSTAR_FILE,
-            "rejects": ALLSTAR_REJECTS, "residual": RESIDUAL_IMAGE}, fwhm)
-        passes += later
+    measured, allstar_table, later = _residual_passes(ctx, tool, psets, stars, allstar_table,
+                                                      fwhm, n_passes, last_psf)
+    passes += later
     n_fitted = fill_by_number(ctx.table, allstar_table, _UNIFIED_FROM_ALLSTAR)
     ctx.details["psf"] = {
         "psf_star_selection": how, "n_psf_stars_given": n_psf, "iterations": records,
@@ -171,7 +170,8 @@ def run(ctx):
         "products": [PSF_MODEL, PSF_STARS_FILE, ALLSTAR_FILE, RESIDUAL_IMAGE]}
     ctx.qc.update({"psf_function": model["function"], "psf_n_stars": model["n_psf_stars"],
                    "psf_scatter": records[-1]["scatter"], "psf_n_fitted": n_fitted,
-                   "psf_iterations": len(records), "psf_converged": records[-1]["converged"]})
+                   "psf_iterations": len(records), "psf_converged": records[-1]["converged"],
+                   "psf_passes": len(passes)})
     figures = {"n_stars": len(measured), "n_fitted": n_fitted, "function": model["function"],
                "n_psf_stars": model["n_psf_stars"], "psf_scatter": records[-1]["scatter"],
                "iterations": len(records), "converged": records[-1]["converged"],
@@ -184,6 +184,26 @@ def run(ctx):
     if legacy is not None and legacy.allstar is not None:
         figures.update(_compare_with_legacy(ctx, allstar_table, legacy.allstar))
     return figures
+
+
+def _residual_passes(ctx, tool, psets, stars, allstar, fwhm, n_passes, psf_image):
+    """Residual passes 2..n_passes (none with --legacy); new stars get rows in the table."""
+    if n_passes < 2:
+        return stars, allstar, []
+    if legacy_reduction(ctx) is not None:
+        log.info("[psf] passes = %d: no residual pass with --legacy (the rows are the "
+                 "legacy stars)", n_passes)
+        return stars, allstar, []
+    log.info("%d ALLSTAR passes ([psf] passes = %s)", n_passes, ctx.config["psf"]["passes"])
+    files = {"phot": "psf_pass{}.mag", "psf_model": psf_image, "allstar": ALLSTAR_FILE,
+             "rejects": ALLSTAR_REJECTS, "residual": RESIDUAL_IMAGE}
+    stars, allstar, records, fitted_new = run_passes(
+        tool, ctx.tools.use("sextractor"), ctx.work_dir, ctx.image_name, psets, stars, allstar,
+        files, fwhm_pix=fwhm, n_passes=n_passes, config=ctx.config["psf"]["second_pass"],
+        search_setup=ctx.memo.get("sextractor_setup"), saturated=saturated_stars(ctx.detections))
+    for pass_number, numbers in fitted_new.items():
+        ctx.table = with_rows_found_by_pass(ctx.table, numbers, pass_number)
+    return stars, allstar, records
 
 
 def _compare_with_legacy(ctx, allstar, legacy_als):

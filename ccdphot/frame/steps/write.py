@@ -30,6 +30,8 @@ _META_FROM_HEADER = (
 _META_FROM_QC = (
     ("SEEING_FWHM_PIX", "seeing_fwhm_pix"), ("SEEING_FWHM_ARCSEC", "seeing_fwhm_arcsec"),
     ("BACKGROUND_ADU", "background_adu"), ("BACKGROUND_RMS_ADU", "background_rms_adu"),
+    ("CROWDING_INDEX", "crowding_index"), ("CROWDED", "crowded"),
+    ("CROWDED_DETECTION", "crowded_detection"), ("PSF_PASSES", "psf_passes"),
     ("JD_UTC_MID", "jd_utc_mid"), ("BJD_TDB_MID", "bjd_tdb_mid"),  # full precision
     ("WCS_REFINED", "wcs_refined"), ("ZP_MAG", "zp_mag"), ("ZP_ERR_MAG", "zp_error_mag"),
     ("ZP_BAND", "zp_band"), ("ZP_CATALOG", "zp_catalog"),
