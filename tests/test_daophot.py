@@ -399,6 +399,25 @@ def test_no_usable_psf_star_is_a_clear_error_and_products_are_kept(tmp_path, ngc
     assert (~written["MAG_APER"].mask).sum() > 0  # the aperture step's results are kept
 
 
+@pytest.mark.requires_iraf
+@pytest.mark.requires_sextractor
+def test_a_later_psf_iteration_that_fits_no_model_keeps_the_previous_psf(
+        tmp_path, shared_data, caplog):
+    """A real HAT-P-32 frame (3.4 px seeing) whose 2nd PSF fit, on the cleaned frame, does
+    not converge: the frame is measured with iteration 1's PSF and the record says so."""
+    frame = shared_data / "hatp32" / "frames" / "HATP-32171220053312.FITS"
+    with caplog.at_level(logging.WARNING, logger="ccdphot"):
+        result = ccdphot.run(frame, steps=STEPS, out=tmp_path)
+    assert result.ok
+    assert "PSF iteration 2: IRAF PSF fitted no model" in caplog.text
+    record = json.loads((result.out_dir / "run.json").read_text())
+    iterations = record["details"]["psf"]["iterations"]
+    assert [it["iteration"] for it in iterations] == [1]
+    assert iterations[0]["next_iteration_failed"] is True
+    measured = Table.read(result.out_dir / "photometry.ecsv")
+    assert (~measured["MAG_PSF"].mask).sum() > 1000
+
+
 @pytest.mark.requires_sextractor
 def test_legacy_files_of_another_image_are_refused(tmp_path, ngc6871_fits, ngc6871_dir):
     legacy = tmp_path / "legacy"

@@ -22,6 +22,7 @@ possible iteration also runs the caller's final calls (ALLSTAR).
 
 import logging
 import math
+import re
 import shutil
 
 import numpy as np
@@ -34,6 +35,8 @@ from ccdphot.wrappers import daophot
 log = logging.getLogger(__name__)
 
 FUNCTION_TRIAL_LOG = "psf_iter1_functions.log"
+# The PSF task failed, or wrote no model and the SEEPSF of that model failed.
+_PSF_TASK_FAILED = re.compile(r"IRAF task (psf|seepsf) failed")
 
 
 def figure(value):
@@ -111,28 +114,44 @@ class _Chain:
                                      names["cleaned"])]
 
     def run(self, calls, expect, iterations):
+        """Run one PyRAF job; None, or the iteration k > 1 whose PSF fit wrote no model.
+
+        IRAF's PSF task may fail to converge on the cleaned frame of a later
+        iteration (seen on a HAT-P-32 frame at 3.4 px seeing); it then writes no
+        model and the job's SEEPSF of it fails. The caller then keeps iteration
+        k - 1's PSF, which did fit. Any other failure raises ToolError.
+        """
         self.jobs += 1
         try:
             done = daophot.Job(self.tool, self.work_dir, name=f"psf_job{self.jobs}",
                                psets=self.psets, calls=tuple(calls), expect=tuple(expect),
                                task_params=self.task_params).run()
         except ToolError as err:
-            raise self._failure(err, iterations) from err
+            missing = self._first_without_model(iterations) \
+                if _PSF_TASK_FAILED.search(err.stderr_tail or "") else None
+            if missing is not None and missing > 1:
+                log.warning("PSF iteration %d: IRAF PSF fitted no model on the cleaned frame "
+                            "(see work/%s); the PSF of iteration %d is kept", missing,
+                            iteration_files(missing)["log"], missing - 1)
+                return missing
+            raise self._failure(err, missing) from err
         self.seconds += done.run.seconds
+        return None
 
-    def _failure(self, err, iterations):
-        """A clearer error when IRAF PSF fitted no model in one of ``iterations``."""
-        if "task psf failed" not in err.stderr_tail and err.returncode != 0:
+    def _first_without_model(self, iterations):
+        return next((k for k in iterations
+                     if not (self.work_dir / iteration_files(k)["psf"]).is_file()), None)
+
+    def _failure(self, err, missing):
+        """A clearer error when IRAF PSF fitted no model in iteration ``missing``."""
+        if missing is None:
             return err
-        for k in iterations:
-            names = iteration_files(k)
-            if not (self.work_dir / names["psf"]).is_file():
-                return ToolError(err.tool, f"PSF fit failed in iteration {k}: no PSF model "
-                                 f"written (see work/{names['log']}); check the PSF stars in "
-                                 f"work/{self.pstfile} and [psf] function/psfrad_fwhm",
-                                 argv=err.argv, returncode=err.returncode,
-                                 stderr_tail=err.stderr_tail)
-        return err
+        names = iteration_files(missing)
+        return ToolError(err.tool, f"PSF fit failed in iteration {missing}: no PSF model "
+                         f"written (see work/{names['log']}); check the PSF stars in "
+                         f"work/{self.pstfile} and [psf] function/psfrad_fwhm",
+                         argv=err.argv, returncode=err.returncode,
+                         stderr_tail=err.stderr_tail)
 
 
 def fit_psf(tool, work_dir, image, photfile, pstfile, psets, shape, config, final,
@@ -156,10 +175,16 @@ def fit_psf(tool, work_dir, image, photfile, pstfile, psets, shape, config, fina
     while True:
         last = ks[-1] == max_iterations and not choice_pending
         final_calls, final_expect = final(iteration_files(ks[-1])["psf"]) if last else ([], [])
-        chain.run(calls + final_calls, [iteration_files(k)["psf"] for k in ks] + final_expect,
-                  ks)
+        failed = chain.run(calls + final_calls,
+                           [iteration_files(k)["psf"] for k in ks] + final_expect, ks)
         for k in ks:
-            records.append(_record(work_dir, k, chain, config))
+            if failed is None or k < failed:
+                records.append(_record(work_dir, k, chain, config))
+        if failed is not None:
+            records[-1]["next_iteration_failed"] = True
+            calls, expect = final(iteration_files(failed - 1)["psf"])
+            chain.run(calls, expect, [])
+            break
         if choice_pending:
             choice_pending = False
             chosen, choice = choose_function(records[0]["scatter_by_function"],
