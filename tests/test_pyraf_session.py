@@ -15,14 +15,13 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import psutil
 import pytest
 from astropy.io import fits
 from ccdphot.wrappers import daophot
-from ccdphot.wrappers.pyraf import IrafCall, run_iraf
+from ccdphot.wrappers.pyraf import run_iraf
 
 from ccdphot.config import load_config
 from ccdphot.daophot.psets import merge_psets
