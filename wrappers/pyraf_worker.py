@@ -349,8 +349,8 @@ def _restart(argv, environment, race):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    pending = os.environ.pop(_PENDING_VARIABLE, None)
     environment = dict(os.environ)
-    pending = environment.pop(_PENDING_VARIABLE, None)
     if len(argv) != 1:
         print(f"usage: python -m {_MODULE} JOB.json | --serve | --version", file=sys.stderr)
         return 1
