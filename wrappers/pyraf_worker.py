@@ -358,8 +358,12 @@ def main(argv=None):
         if argv == ["--version"]:
             print_version()
         elif argv == ["--serve"]:
-            with tempfile.TemporaryDirectory(prefix="ccdphot-pyraf-session-") as home:
-                return serve(Path(home), pending)
+            start = os.getcwd()
+            try:
+                with tempfile.TemporaryDirectory(prefix="pyraf-home-", dir=start) as home:
+                    return serve(Path(home), pending)
+            finally:
+                os.chdir(start)  # a restart (exec) must not start in the removed HOME
         else:
             try:
                 run_job(argv[0])

@@ -62,6 +62,7 @@ class ToolSession:
         self._buffer = b""
         self._stderr = None  # the session's own stderr (start-up notes, crashes): a file
         self._stderr_seen = 0
+        self._scratch = None
 
     @property
     def pid(self):
@@ -72,10 +73,13 @@ class ToolSession:
         self._stderr = tempfile.TemporaryFile(prefix="ccdphot-session-")
         self._stderr_seen = 0
         self._buffer = b""
-        with tempfile.TemporaryDirectory(prefix="ccdphot-session-start-") as scratch:
-            self.process = command.popen(cwd=scratch, stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=self._stderr,
-                                         new_session=True)
+        # its own empty directory: nothing there shadows a module or an IRAF file, and
+        # what the session leaves there (PyRAF's HOME) goes even when it is killed
+        self._scratch = tempfile.TemporaryDirectory(prefix="ccdphot-session-",
+                                                    ignore_cleanup_errors=True)
+        self.process = command.popen(cwd=self._scratch.name, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self._stderr,
+                                     new_session=True)
         log.info("%s: persistent session started (pid %d)", self.tool.label, self.pid)
 
     def run(self, args, cwd, deadline):
@@ -151,6 +155,9 @@ class ToolSession:
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
         log.info("%s: persistent session %d stopped", self.tool.label, process.pid)
 
     def kill(self):
