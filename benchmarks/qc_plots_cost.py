@@ -23,7 +23,7 @@ from astropy.io import fits
 
 import ccdphot
 from ccdphot.config import load_config
-from ccdphot.plots.qc import plot_photometry_qc, plot_thumbnail
+from ccdphot.plots.frame_qc import plot_photometry_qc, plot_thumbnail
 
 NGC6871 = Path(__file__).resolve().parent.parent / "tests" / "data" / "ngc6871" / "NGC6871.fits"
 

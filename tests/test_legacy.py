@@ -16,9 +16,11 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:
     import tomli as tomllib
-from ccdphot.daophot.legacy import LegacyReduction, load_legacy, low_good_datum_adu
-from ccdphot.daophot.legacy_comparison import compare_to_legacy, plot_legacy_comparison
+from ccdphot.daophot.legacy import LegacyReduction, load_legacy
+from ccdphot.daophot.legacy_comparison import compare_to_legacy
+from ccdphot.daophot.legacy_mapping import low_good_datum_adu
 from ccdphot.errors import InputError, OutputParseError
+from ccdphot.plots.legacy_comparison import plot_legacy_comparison
 
 SHAPE = (1150, 1250)  # NGC6871.fits, numpy order (ny, nx)
 

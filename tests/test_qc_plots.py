@@ -9,7 +9,7 @@ from astropy.table import Table
 from ccdphot.config import load_config
 from ccdphot.daophot.daophot2_files import read_daophot_als, read_daophot_ap
 from ccdphot.frame.pipeline import run_frame
-from ccdphot.plots.qc import QC_IMAGE, QC_PHOTOMETRY, plot_photometry_qc
+from ccdphot.plots.frame_qc import QC_IMAGE, QC_PHOTOMETRY, plot_photometry_qc
 
 
 @pytest.mark.requires_sextractor

@@ -12,6 +12,7 @@ from astropy.io import fits
 from sqlalchemy import inspect
 
 from ccdphot.errors import InputError
+from ccdphot.plots.lightcurve import plot_lightcurve
 from ccdphot.server.database import alembic_config, connect, open_database
 from ccdphot.server.errors import Invalid, RateLimited, TooLarge
 from ccdphot.server.lightcurve import (
@@ -22,7 +23,6 @@ from ccdphot.server.lightcurve import (
     lightcurve_table,
 )
 from ccdphot.server.models import DONE, FAILED, Observer, Point, Target, Upload
-from ccdphot.server.plot import plot_lightcurve
 from ccdphot.server.ratelimit import RateLimiter
 from ccdphot.server.storage import FrameStore
 from ccdphot.server.uploads import UploadForm, check_form, shown_file_name

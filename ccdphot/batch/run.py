@@ -23,8 +23,7 @@ from distributed.scheduler import KilledWorker
 from ccdphot.batch.cluster import CONNECT_TIMEOUT_S, batch_client
 from ccdphot.batch.inputs import collect_frames, name_jobs
 from ccdphot.batch.resume import RunFingerprint, done_record
-from ccdphot.batch.summary import summary_table, write_summary
-from ccdphot.batch.summary_plot import PLOT_NAME, plot_summary
+from ccdphot.batch.summary import PLOT_NAME, plot_summary, summary_table, write_summary
 from ccdphot.batch.worker import BatchSpec, BatchWorkerPlugin, FrameOutcome, process_frame
 from ccdphot.config import config_sha256, load_config, thaw
 from ccdphot.errors import ClusterError, OutputError

@@ -3,7 +3,8 @@
 The figures come from the products (``run.json``: status, step timings, QC), so
 a summary can be remade from RESULTS written earlier or on other machines. A
 frame with no usable run.json (it failed before the engine started, or was never
-run) keeps its batch status and blank figures.
+run) keeps its batch status and blank figures. ``batch_summary.png`` is drawn from
+the table by :mod:`ccdphot.plots.batch_summary`.
 """
 
 import json
@@ -17,11 +18,13 @@ from astropy.table import MaskedColumn, Table
 from ccdphot import __version__
 from ccdphot.batch.resume import status_is_ok
 from ccdphot.frame.steps import STEP_NAMES
+from ccdphot.plots.batch_summary import plot_batch_summary
 from ccdphot.products import RUN_JSON, RUN_SCHEMA, write_table_atomic
 
 log = logging.getLogger(__name__)
 
 SUMMARY_NAME = "batch_summary.ecsv"
+PLOT_NAME = "batch_summary.png"
 TIMED_STEPS = ("input", *STEP_NAMES)
 # column -> (run.json qc key, unit)
 QC_COLUMNS = {
@@ -110,3 +113,9 @@ def summary_table(jobs, outcomes, out_root):
 def write_summary(table, out_root):
     """Write ``batch_summary.ecsv`` into ``out_root`` atomically; return its path."""
     return write_table_atomic(table, Path(out_root) / SUMMARY_NAME, format="ascii.ecsv")
+
+
+def plot_summary(table, path):
+    """``batch_summary.png`` of a summary table: timings per step, seeing, zero point."""
+    failed = [not status_is_ok(str(status)) for status in table["status"]]
+    return plot_batch_summary(table, path, TIMED_STEPS, failed)

@@ -14,8 +14,9 @@ from astropy import units as u
 
 from ccdphot.errors import InputError, ToolNotFoundError
 from ccdphot.periods.engine import ENGINES, METHODS, PeriodSearch, search
+from ccdphot.periods.folding import fold
 from ccdphot.periods.lightcurve import LightCurveError, read_lightcurve
-from ccdphot.periods.plots import plot_folded, plot_periodogram
+from ccdphot.plots.periodogram import plot_folded, plot_periodogram
 from ccdphot.products import write_table_atomic
 from ccdphot.tools import ToolRegistry
 
@@ -133,4 +134,5 @@ def _plots(directory, lightcurves, result, spec):
         if name in result.periodograms and result.periodograms[name] is not None:
             plot_periodogram(result.periodograms[name], spec.best_period(row), title,
                              directory / f"{stem}_periodogram.png")
-        plot_folded(lightcurves[name], spec, row, title, directory / f"{stem}_folded.png")
+        folded, model, period = fold(lightcurves[name], spec, row)
+        plot_folded(folded, model, period, spec.method, title, directory / f"{stem}_folded.png")

@@ -2,12 +2,12 @@
 
 :func:`compare_to_legacy` matches the two lists by position and measures the
 matched fraction, the magnitude offset and the robust scatter (overall and by
-magnitude bin); :func:`plot_legacy_comparison` draws it. The legacy
-reduction itself is read and mapped by :mod:`ccdphot.legacy`.
+magnitude bin); :func:`ccdphot.plots.legacy_comparison.plot_legacy_comparison`
+draws it. The legacy reduction itself is read and mapped by
+:mod:`ccdphot.daophot.legacy`.
 """
 
 import logging
-from pathlib import Path
 
 import numpy as np
 from astropy import units as u
@@ -15,13 +15,13 @@ from astropy.table import MaskedColumn, Table
 from scipy.spatial import cKDTree
 
 from ccdphot.errors import InputError
-from ccdphot.products import atomic_target
 
 log = logging.getLogger(__name__)
 
 PRECISE_ERR_MAG = 0.02
 TARGET_MATCHED_FRACTION = 0.95
 TARGET_SCATTER_MAG = 0.02
+
 
 def _columns(table, choices, what):
     for names in choices:
@@ -187,62 +187,3 @@ def _bins(mag, dmag, good, precise, width):
     for name in ("MAG_LO", "MAG_HI", "MEDIAN_DMAG", "ROBUST_SCATTER_MAG"):
         table[name].unit = u.mag
     return table
-
-
-def plot_legacy_comparison(table, summary, path):
-    """Draw the comparison (DMAG against legacy magnitude, binned scatter, and
-    position differences) into a PNG at ``path``, written atomically."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Circle
-
-    path = Path(path)
-    fig = Figure(figsize=(11, 4.2))
-    FigureCanvasAgg(fig)
-    ax_mag, ax_bin, ax_xy = fig.subplots(1, 3)
-    matched = np.asarray(table["MATCHED"], bool)
-    outlier = np.asarray(table["OUTLIER"], bool)
-    precise = np.asarray(table["PRECISE"], bool)
-    mag = np.asarray(np.ma.getdata(table["MAG_LEGACY"]), float)
-    dmag = np.asarray(np.ma.getdata(table["DMAG"]), float) - summary["median_dmag_mag"]
-    normal = matched & ~outlier
-    ax_mag.plot(mag[normal & ~precise], dmag[normal & ~precise], ".", ms=2, color="0.6",
-                label="matched")
-    ax_mag.plot(mag[normal & precise], dmag[normal & precise], ".", ms=3, color="C0",
-                label=f"legacy error < {summary['precise_err_mag']:g} mag")
-    # outliers beyond the plotted range are drawn on its edge
-    ax_mag.plot(mag[outlier], np.clip(dmag[outlier], -0.49, 0.49), "x", ms=4, color="C3",
-                label=f"outliers ({summary['n_outliers']})")
-    ax_mag.axhline(0.0, color="k", lw=0.8)
-    ax_mag.set_ylim(-0.5, 0.5)
-    ax_mag.set_xlabel("legacy ALLSTAR magnitude [mag]")
-    ax_mag.set_ylabel(f"Δmag − offset ({summary['median_dmag_mag']:+.4f}) [mag]")
-    ax_mag.legend(fontsize=7, loc="upper left")
-    bins = summary["bins"]
-    if len(bins):
-        centre = 0.5 * (np.asarray(bins["MAG_LO"]) + np.asarray(bins["MAG_HI"]))
-        ax_bin.plot(centre, bins["ROBUST_SCATTER_MAG"], "o-", color="C0")
-    ax_bin.axhline(summary["target_scatter_mag"], color="C3", ls="--", lw=0.8,
-                   label=f"target {summary['target_scatter_mag']:g} mag")
-    ax_bin.set_yscale("log")
-    ax_bin.set_xlabel("legacy ALLSTAR magnitude [mag]")
-    ax_bin.set_ylabel("robust scatter 1.4826·MAD of Δmag [mag]")
-    ax_bin.legend(fontsize=7)
-    dx = np.asarray(np.ma.getdata(table["DX_PIX"]), float)
-    dy = np.asarray(np.ma.getdata(table["DY_PIX"]), float)
-    ax_xy.plot(dx[matched], dy[matched], ".", ms=2, color="C0")
-    radius = summary["match_radius_pix"]
-    ax_xy.add_patch(Circle((0, 0), radius, fill=False, color="C3", lw=0.8))
-    ax_xy.set_xlim(-radius * 1.1, radius * 1.1)
-    ax_xy.set_ylim(-radius * 1.1, radius * 1.1)
-    ax_xy.set_aspect("equal")
-    ax_xy.set_xlabel("Δx [pix]")
-    ax_xy.set_ylabel("Δy [pix]")
-    fig.suptitle(f"{summary['n_matched']}/{summary['n_legacy']} legacy stars matched within "
-                 f"{radius:g} pix ({100 * summary['matched_fraction']:.1f} %), robust scatter "
-                 f"{summary['robust_scatter_mag']:.4f} mag ({summary['n_precise_matched']} stars)",
-                 fontsize=9)
-    fig.tight_layout()
-    with atomic_target(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    return path

@@ -2,7 +2,7 @@
 
 Called by the write step when ``[plots] qc`` is true: gathers the working image,
 the unified table, the PSF stars (psf step) and the astrometric residuals
-(astrometry step) and hands them to :mod:`ccdphot.plots.qc`. What a step did
+(astrometry step) and hands them to :mod:`ccdphot.plots.frame_qc`. What a step did
 not make is left out of the figures. (The zeropoint step draws its residuals
 itself, ``zeropoint.png``.)
 The time it takes is reported as the write step's ``qc_plots_seconds``.
@@ -16,7 +16,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from ccdphot.astrometry.residuals import RESIDUALS_TABLE
-from ccdphot.plots.qc import QC_IMAGE, QC_PHOTOMETRY, plot_photometry_qc, plot_thumbnail
+from ccdphot.plots.frame_qc import QC_IMAGE, QC_PHOTOMETRY, plot_photometry_qc, plot_thumbnail
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,11 @@ from astropy.table import Table
 
 from ccdphot import __version__
 from ccdphot.errors import OutputError
+from ccdphot.plots.ensemble import plot_comparisons, plot_finding_chart, plot_rms_magnitude
+from ccdphot.plots.lightcurve import plot_multi, plot_target
 from ccdphot.products import write_table_atomic, write_text_atomic
-from ccdphot.series import plots
 from ccdphot.series.aavso import aavso_extended
+from ccdphot.series.ensemble import leave_one_out, offsets
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +78,41 @@ def comparisons_table(result):
     return table
 
 
+def comparison_curves(result):
+    """(label, magnitudes per frame, kind) of each comparison against the others'
+    ensemble, the check star and the rejected candidates, for ``comparisons.png``."""
+    mag, _ = result.series.magnitudes(result.method)
+    ensemble, stars = result.ensemble, result.series.stars["STAR_ID"]
+    loo = leave_one_out(mag, ensemble.columns, ensemble.weights)
+    curves = [(f"comp {stars[c]}: w={w:.2f}, rms={1000 * s:.1f} mmag", loo[:, i], "comparison")
+              for i, (c, w, s) in enumerate(zip(ensemble.columns, ensemble.weights,
+                                                ensemble.scatter))]
+    others = [(ensemble.check, "check")] if ensemble.check >= 0 else []
+    others += [(column, "rejected") for column, (role, _) in sorted(ensemble.roles.items())
+               if role == "variable"]
+    for column, kind in others:
+        curve = offsets(mag, [column])[:, 0] - ensemble.zero_point
+        curves.append((f"{kind} {stars[column]}: rms={1000 * np.nanstd(curve):.1f} mmag", curve,
+                       kind))
+    return curves
+
+
+def _write_plots(result, out_dir, name):
+    title = f"{name} - {result.group}, {result.method} photometry"
+    plot_target(result.lightcurve, out_dir / "target_lc.png", title)
+    plot_comparisons(result.series.frames["BJD_TDB"],
+                     comparison_curves(result), out_dir / "comparisons.png",
+                     f"{result.group}: comparison stars (Broeg weights)")
+    plot_rms_magnitude(result.variability, float(np.nanmedian(result.ensemble.zero_point_err)),
+                       out_dir / "rms_mag.png", f"{result.group}: {result.series.n_stars} stars, "
+                       f"{result.series.n_frames} frames")
+    plot_finding_chart(result.series.stars, result.target, result.ensemble.columns,
+                       result.ensemble.check, result.series.reference,
+                       out_dir / "finding_chart.png", f"{name}: finding chart")
+
+
 def _write_series(result, out_dir, options):
     out_dir.mkdir(parents=True, exist_ok=True)
-    title = f"{options['name']} - {result.group}, {result.method} photometry"
     write_table_atomic(result.lightcurve, out_dir / TARGET_LC, format="ascii.ecsv")
     write_table_atomic(result.lightcurve, out_dir / TARGET_CSV, format="ascii.csv")
     write_table_atomic(comparisons_table(result), out_dir / COMPARISONS, format="ascii.ecsv")
@@ -92,17 +126,7 @@ def _write_series(result, out_dir, options):
         date=options["aavso_date"], filter_code=options["aavso_filter"], check_name=check,
         comparison_names=[f"S{stars[c]}" for c in result.ensemble.columns]))
     if options["plots"]:
-        mag, _ = result.series.magnitudes(result.method)
-        plots.plot_target(result.lightcurve, out_dir / "target_lc.png", title)
-        plots.plot_comparisons(result.series, result.ensemble, mag, out_dir / "comparisons.png",
-                               f"{result.group}: comparison stars (Broeg weights)")
-        plots.plot_rms_magnitude(result.variability,
-                                 float(np.nanmedian(result.ensemble.zero_point_err)),
-                                 out_dir / "rms_mag.png",
-                                 f"{result.group}: {result.series.n_stars} stars, "
-                                 f"{result.series.n_frames} frames")
-        plots.plot_finding_chart(result.series, result.target, result.ensemble,
-                                 out_dir / "finding_chart.png", f"{options['name']}: finding chart")
+        _write_plots(result, out_dir, options["name"])
 
 
 def write_lightcurves(result, out, name="target", obscode="na", aavso_date="JD",
@@ -128,7 +152,7 @@ def write_lightcurves(result, out, name="target", obscode="na", aavso_date="JD",
         write_table_atomic(result.combined, out / TARGET_LC, format="ascii.ecsv")
         write_table_atomic(result.combined, out / TARGET_CSV, format="ascii.csv")
         if plots_wanted and "MAG_CAL_ENS" in result.combined.colnames:
-            plots.plot_multi(result.combined, out / "target_lc.png",
+            plot_multi(result.combined, out / "target_lc.png",
                              f"{name}: {len(result.groups)} telescope/filter series")
     write_text_atomic(out / SUMMARY, json.dumps(summary, indent=2, default=_jsonable) + "\n")
     return summary

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from ccdphot import __version__
 from ccdphot.header.profiles import shipped_profiles
+from ccdphot.plots.lightcurve import plot_lightcurve
 from ccdphot.products import LOG_NAME
 from ccdphot.server.access import (
     check_may_change,
@@ -31,7 +32,6 @@ from ccdphot.server.lightcurve import (
     lightcurve_table,
 )
 from ccdphot.server.models import PENDING_STATUSES, PROCESSING, QUEUED, Target, Upload
-from ccdphot.server.plot import plot_lightcurve
 from ccdphot.server.schemas import (
     API_PREFIX,
     HealthOut,

@@ -29,7 +29,7 @@ import shutil
 
 import numpy as np
 
-from ccdphot.daophot.legacy_comparison import compare_to_legacy, plot_legacy_comparison
+from ccdphot.daophot.legacy_comparison import compare_to_legacy
 from ccdphot.daophot.psets import aperture_layer, psf_layer
 from ccdphot.daophot.psf_iterations import fit_psf
 from ccdphot.daophot.psfstars import psf_numbers_from_list, select_psf_stars
@@ -47,6 +47,7 @@ from ccdphot.frame.steps.daophot_support import (
     with_numbers,
 )
 from ccdphot.frame.table import fill_by_number
+from ccdphot.plots.legacy_comparison import plot_legacy_comparison
 from ccdphot.products import write_table_atomic
 from ccdphot.wrappers import daophot
 

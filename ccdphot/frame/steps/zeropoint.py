@@ -24,7 +24,7 @@ from ccdphot.header.profiles import frame_profile
 from ccdphot.products import write_table_atomic, write_text_atomic
 from ccdphot.zeropoint import bands, transforms
 from ccdphot.zeropoint.calibration import calibrate
-from ccdphot.zeropoint.qc_plot import ZEROPOINT_PNG, plot_zero_point
+from ccdphot.plots.zeropoint import ZEROPOINT_PNG, plot_zero_point
 from ccdphot.zeropoint.target import (
     TARGET_ECSV,
     TARGET_JSON,

@@ -4,19 +4,14 @@ Left: residual of each calibration star about the fit against its catalogue
 magnitude, with the intrinsic scatter as a band. Right: catalogue minus
 instrumental minus ZP against the colour, with the fitted colour term as a
 line. Stars rejected by the fit are marked with crosses (drawn at +-0.8 mag
-when further out). Written atomically
-as a PNG product (matplotlib's Agg backend, no display needed).
+when further out).
 """
 
 import logging
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
-import numpy as np  # noqa: E402
-
-from ccdphot.products import atomic_target  # noqa: E402
+from ccdphot.plots.common import agg_figure, label_axes, save_png, with_unit
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +25,8 @@ def plot_zero_point(path, stars, figures):
     band = figures["zp_band"]
     colour_name = figures["zp_colour"]
     has_colour = stars["colour"] is not None
-    fig, axes = plt.subplots(1, 2 if has_colour else 1, figsize=(11 if has_colour else 6, 4.5),
-                             sharey=not has_colour, squeeze=False)
+    fig = agg_figure(11 if has_colour else 6, 4.5)
+    axes = fig.subplots(1, 2 if has_colour else 1, sharey=not has_colour, squeeze=False)
     left = axes[0, 0]
     scatter = figures["zp_intrinsic_scatter_mag"]
     left.axhspan(-scatter, scatter, color="0.9", label=f"intrinsic scatter {scatter:.3f} mag")
@@ -42,9 +37,9 @@ def plot_zero_point(path, stars, figures):
     if (~kept).any():
         left.plot(stars["catalogue_mag"][~kept], _clipped(residual[~kept]), "x",
                   color="tab:red", ms=7, label=f"rejected ({int((~kept).sum())})")
-    left.set_xlabel(f"catalogue {band} [mag]")
-    left.set_ylabel("residual about the fit [mag]")
-    left.set_title(f"{figures['zp_catalog']} -> {band} ({figures['zp_system']})", fontsize=10)
+    label_axes(left, with_unit(f"catalogue {band}", "mag"),
+               with_unit("residual about the fit", "mag"),
+               f"{figures['zp_catalog']} → {band} ({figures['zp_system']})")
     left.legend(fontsize=8, loc="best")
     _limit_y(left, residual)
     if has_colour:
@@ -54,23 +49,20 @@ def plot_zero_point(path, stars, figures):
         grid = np.linspace(np.nanmin(colour), np.nanmax(colour), 50)
         term = figures["zp_colour_term"]
         right.plot(grid, term * grid, color="k", lw=1.2,
-                   label=f"k = {term:.3f} +- {figures['zp_colour_term_error']:.3f}"
+                   label=f"k = {term:.3f} ± {figures['zp_colour_term_error']:.3f}"
                    + (" (fixed)" if figures["zp_colour_term_fixed"] else ""))
         right.plot(colour[kept], shifted[kept], "o", ms=4, color="tab:blue", label="used")
         if (~kept).any():
             right.plot(colour[~kept], _clipped(shifted[~kept]), "x", color="tab:red", ms=7,
                        label="rejected")
-        right.set_xlabel(f"catalogue colour {colour_name} [mag]")
-        right.set_ylabel("catalogue - instrumental - ZP [mag]")
-        right.set_title(f"ZP = {figures['zp_mag']:.3f} +- {figures['zp_error_mag']:.3f} mag, "
-                        f"transformation: {figures['zp_transformation']}", fontsize=9)
+        label_axes(right, with_unit(f"catalogue colour {colour_name}", "mag"),
+                   with_unit("catalogue - instrumental - ZP", "mag"),
+                   f"ZP = {figures['zp_mag']:.3f} ± {figures['zp_error_mag']:.3f} mag, "
+                   f"transformation: {figures['zp_transformation']}", title_size=9)
         right.legend(fontsize=8, loc="best")
         _limit_y(right, shifted)
     fig.tight_layout()
-    with atomic_target(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
+    return save_png(fig, path, dpi=110)
 
 
 # Rejected stars further out than this are drawn at this distance, so all are seen.
