@@ -170,6 +170,10 @@ def test_a_job_past_its_timeout_kills_the_session_and_the_next_job_gets_a_new_on
         assert len(tool.session.pids) == 1
 
 
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _descendants(pid):
     try:
         return psutil.Process(pid).children(recursive=True)
@@ -186,9 +190,10 @@ def test_ctrl_c_in_ccdphot_run_records_the_step_as_interrupted(tmp_path, ngc6871
     out = tmp_path / "out"
     command = [sys.executable, "-m", "ccdphot", "run", str(ngc6871_fits), "--out", str(out),
                "--steps", ",".join(STEPS), "-o", f"tools.iraf.persistent={str(persistent).lower()}"]
+    # SIGINT as on a terminal even when the tests run in the background (which ignores it)
     process = subprocess.Popen(command, cwd=tmp_path, stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               start_new_session=True, text=True)
+                               start_new_session=True, text=True, preexec_fn=_default_sigint)
     log = out / "NGC6871" / "ccdphot.log"
     deadline = time.monotonic() + 120
     tools = []
