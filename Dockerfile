@@ -42,16 +42,19 @@ COPY tools/build_vartools.sh /src/ccdphot/tools/
 RUN bash /src/ccdphot/tools/build_vartools.sh /opt/ccdphot/bin/vartools
 # Every Python dependency at its pinned version, then ccdphot itself; pip check fails the
 # build when constraints.txt no longer satisfies setup.cfg (tools/update_constraints.sh).
+# setuptools goes: nothing imports it at run time, and pip builds in isolation.
 COPY constraints.txt /src/ccdphot/
 RUN pip install -r /src/ccdphot/constraints.txt
 COPY setup.cfg pyproject.toml README.rst /src/ccdphot/
 COPY ccdphot /src/ccdphot/ccdphot
 COPY wrappers /src/ccdphot/wrappers
 COPY default_params /src/ccdphot/default_params
-COPY docker/remove-test-suites.sh /tmp/
+COPY docker/remove-test-suites.sh docker/remove-build-files.sh /tmp/
 RUN pip install --no-deps /src/ccdphot \
+ && pip uninstall -q -y setuptools \
  && pip check \
- && sh /tmp/remove-test-suites.sh /opt/ccdphot/lib
+ && sh /tmp/remove-test-suites.sh /opt/ccdphot/lib \
+ && sh /tmp/remove-build-files.sh /opt/ccdphot/lib
 
 FROM base AS run
 COPY docker/remove-test-suites.sh /tmp/

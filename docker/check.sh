@@ -6,6 +6,8 @@
 #   2. in the image (podman run, or buildah run where the OCI runtime cannot start
 #      containers), as a non-root user not known to it: `ccdphot tools --check`, the
 #      catalogue cache and configuration volumes, `dask` (scheduler and worker role);
+#      every ccdphot module imported (server, batch, stack, periods...); with the HAT-P-32
+#      frames of ../shared/data: `run`, `lightcurve --detrend biweight`, `period` (VARTOOLS);
 #   3. the demo in the image and `bash setup.sh demo` locally: photometry.txt compared;
 #   4. image size and build time.
 #
@@ -28,7 +30,9 @@ if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
 elif command -v podman >/dev/null; then
     engine=podman; build=(podman build --isolation chroot)
 else
-    fail "needs docker (with a running daemon) or podman (apt-get install podman)"
+    fail "no container engine: install Docker and start its daemon" \
+         "(https://docs.docker.com/engine/install/), or on Debian/Ubuntu without Docker:" \
+         "sudo apt-get install podman buildah debootstrap"
 fi
 say "engine $engine ($("$engine" --version))"
 
@@ -76,21 +80,28 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$scratch/data/tests/data" "$scratch/cache" "$scratch/config"
 cp -r tests/data/ngc6871 tests/data/catalogs "$scratch/data/tests/data/"
+hatp32=../shared/data/hatp32/frames
+[ -d "$hatp32" ] && cp -r "$hatp32" "$scratch/data/hatp32"
 printf '[catalogs]\ncache_max_age_days = 30.0\n' > "$scratch/config/ccdphot.toml"
 [ "$(id -u)" -eq 0 ] && chown -R "$user" "$scratch/data" "$scratch/cache"
 mounts=(-v "$scratch/data":/data -v "$scratch/cache":/cache -v "$scratch/config":/config:ro)
+# in_image_command PROGRAM ARGS... runs any program of the image; in_image ARGS... the
+# image's own command (ccdphot, or dask).
 if "$engine" run --rm "$image" --version >/dev/null 2>"$scratch/run.err"; then
-    in_image() { "$engine" run --rm "${as_user[@]}" "${mounts[@]}" "$image" "$@"; }
+    in_image_command() {
+        "$engine" run --rm "${as_user[@]}" "${mounts[@]}" --entrypoint "$1" "$image" "${@:2}"
+    }
 elif command -v buildah >/dev/null; then
     say "$engine run fails here ($(tail -1 "$scratch/run.err")): buildah run --isolation chroot"
     container=$(buildah from -q "$image")
-    in_image() {
-        buildah run --isolation chroot "${as_user[@]}" "${mounts[@]}" "$container" \
-            -- ccdphot-entrypoint "$@"
+    in_image_command() {
+        buildah run --isolation chroot "${as_user[@]}" "${mounts[@]}" "$container" -- "$@"
     }
 else
-    fail "$engine run: $(tail -1 "$scratch/run.err")"
+    fail "$engine run: $(tail -1 "$scratch/run.err") (where the runtime cannot start" \
+         "containers, buildah runs them: sudo apt-get install buildah)"
 fi
+in_image() { in_image_command ccdphot-entrypoint "$@"; }
 
 say "as user $user: ccdphot tools --check"
 in_image tools --check
@@ -102,6 +113,28 @@ say "cache_dir /cache/catalogs, /config/ccdphot.toml read"
 in_image dask scheduler --help > /dev/null && in_image dask worker --help > /dev/null \
     || fail "dask scheduler / dask worker do not start"
 say "dask roles: dask scheduler and dask worker there ($(in_image dask --version))"
+in_image_command python -c "
+import importlib, pkgutil, ccdphot
+names = [m.name for m in pkgutil.walk_packages(ccdphot.__path__, 'ccdphot.')
+         if not m.name.endswith('__main__') and '.migrations' not in m.name]
+for name in names:
+    importlib.import_module(name)
+print('check: all', len(names), 'ccdphot modules import (server, batch, stack, periods...)')"
+
+if [ -d "$scratch/data/hatp32" ]; then
+    say "light curve roles on the HAT-P-32 frames: run, lightcurve --detrend biweight, period"
+    mapfile -t frames < <(cd "$scratch/data" && ls hatp32/*.FITS)
+    in_image run "${frames[@]}" --out RESULTS-hatp32 --steps header,detect \
+        > "$scratch/hatp32.log" 2>&1 \
+        || { tail -5 "$scratch/hatp32.log" >&2; fail "ccdphot run on the HAT-P-32 frames"; }
+    start=$SECONDS
+    in_image lightcurve RESULTS-hatp32 --target-xy 425 287 --out lc --detrend biweight \
+        --window-days 0.1 --no-plots | tail -2 | head -1
+    say "lightcurve with biweight detrending: $((SECONDS - start)) s"
+    in_image period lc/target_lc.ecsv --engine vartools --method ls --max-period 0.3 | head -1
+else
+    say "no ../shared/data/hatp32: the lightcurve and period roles not run"
+fi
 
 say "demo in the image: ccdphot ${demo[*]}"
 start=$SECONDS

@@ -112,7 +112,8 @@ def test_image_and_setup_install_under_the_constraints():
     build = " ".join(dockerfile_stages()["build"])
     assert "COPY constraints.txt" in build
     assert "pip install -r /src/ccdphot/constraints.txt" in build
-    assert "pip install --no-deps /src/ccdphot && pip check" in build
+    assert ("pip install --no-deps /src/ccdphot && pip uninstall -q -y setuptools "
+            "&& pip check") in build
     assert "bash /src/ccdphot/tools/build_vartools.sh /opt/ccdphot/bin/vartools" in build
     setup = (ROOT / "setup.sh").read_text()
     assert "-c constraints.txt" in setup
@@ -147,3 +148,20 @@ def test_vendor_folder_is_ignored_but_documented():
     ignore = (ROOT / ".gitignore").read_text().splitlines()
     assert "docker/vendor/*" in ignore and "!docker/vendor/README.md" in ignore
     assert (ROOT / "docker" / "vendor" / "README.md").is_file()
+
+
+def test_build_stage_removes_only_build_files():
+    build = " ".join(dockerfile_stages()["build"])
+    assert "COPY docker/remove-test-suites.sh docker/remove-build-files.sh /tmp/" in build
+    assert ("pip check && sh /tmp/remove-test-suites.sh /opt/ccdphot/lib "
+            "&& sh /tmp/remove-build-files.sh /opt/ccdphot/lib") in build
+    removed = re.findall(r"-name '([^']+)'", (ROOT / "docker" / "remove-build-files.sh").read_text())
+    assert set(removed) == {"*.c", "*.cpp", "*.h", "*.hpp", "*.pyx", "*.pxd", "*.pxi", "*.a"}
+    assert "-path '*/site-packages/pip/*' -name __pycache__" in (
+        ROOT / "docker" / "remove-build-files.sh").read_text()  # only pip's bytecode
+
+
+def test_no_jit_compiler_in_the_dependencies():
+    """numba and llvmlite (190 MB) kept the image above 1 GB (docs/docker.rst)."""
+    pins, _ = constraints()
+    assert not {"numba", "llvmlite", "wotan"} & set(pins)

@@ -45,7 +45,7 @@ def add_lightcurve_parser(subparsers):
                    help="fewest comparison stars accepted (default 2)")
     p.add_argument("--detrend", default="auto", choices=("auto", "bic", "biweight", "none"),
                    help="auto: BIC-selected linear model for a series shorter than 2 days, "
-                        "wotan biweight for longer ones")
+                        "time-windowed biweight for longer ones")
     p.add_argument("--window-days", type=float, default=0.5, metavar="D",
                    help="biweight window in days (default 0.5)")
     p.add_argument("--transit", action="store_true",

@@ -8,8 +8,9 @@ Two ways, both keeping the raw curve beside the detrended one:
   n ln(RSS/n) + k ln n, fitted jointly with a transit when one is asked for
   (:mod:`ccdphot.series.transit`). Points beyond ``clip_sigma`` robust sigmas of
   the chosen model are left out and the choice is made again once.
-- ``biweight``: wotan's time-windowed Tukey biweight (Hippke et al. 2019), for
-  long series whose slow changes no low-order model follows.
+- ``biweight``: a time-windowed Tukey biweight (wotan's definition, Hippke et al.
+  2019; :mod:`ccdphot.series.biweight`), for long series whose slow changes no
+  low-order model follows.
 
 The trend includes the out-of-transit level, so a detrended curve is centred on 0.
 """
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ccdphot.errors import InputError
+from ccdphot.series.biweight import biweight_trend
 from ccdphot.series.transit import fit_transit, starting_point, transit_mag
 
 log = logging.getLogger(__name__)
@@ -147,16 +149,12 @@ def _signal(fit, time):
 
 
 def detrend_biweight(time, dmag, window_days):
-    """wotan's biweight trend (magnitudes) over a sliding window of ``window_days``."""
-    from wotan import flatten
-
+    """Biweight trend (magnitudes) over a sliding window of ``window_days``, taken in flux."""
     time = np.asarray(time, float)
     dmag = np.asarray(dmag, float)
     level = np.nanmedian(dmag)
     flux = 10 ** (-0.4 * (dmag - level))
-    _, trend_flux = flatten(time, flux, method="biweight", window_length=window_days,
-                            return_trend=True)
-    trend = level - 2.5 * np.log10(trend_flux)
+    trend = level - 2.5 * np.log10(biweight_trend(time, flux, window_days))
     return Detrending("biweight", trend, window_days=window_days)
 
 
