@@ -2,21 +2,27 @@
 
 On the NGC 6871 frame (tests/data/ngc6871), in one run:
 
-1. ``ccdphot.run(frame, steps=[header, detect, aperture, psf])``, twice; the
-   time of the aperture and psf steps is taken from run.json. It includes the
-   PyRAF worker start-ups; the first run of a process also includes the
-   one-off IRAF version probe, the second is what every further frame costs.
+1. ccdphot's steps header, detect, aperture, psf, frame after frame as in a
+   batch (one ToolRegistry, tool versions probed once), in two modes side by
+   side, interleaved so that both see the same machine load:
+   *one-shot PyRAF jobs* (``[tools.iraf] persistent = false``: PyRAF started
+   for every IRAF job) and *persistent PyRAF session* (the default: one PyRAF
+   process for all the jobs of all frames). The time of the aperture and psf
+   steps is taken from run.json; the first frame of each mode (IRAF version
+   probe, session start) is reported apart, the median of the next
+   ``--frames`` is what every further frame costs.
 2. photutils on the same frame, the same star list (the detection list) and
    the same PSF stars (those IRAF PSF kept in the last iteration): an ePSF built with
    ``EPSFBuilder`` and fitted with ``PSFPhotometry`` (a ``SourceGrouper`` so
    that blended stars are fitted together, as ALLSTAR does; a local sky
    annulus as PHOT's). Timed from the cut-outs to the fluxes.
 
-It prints the time ratio and the agreement of the magnitudes (median offset
+It prints the time ratios (photutils / ccdphot per mode, one-shot / session)
+with the load average, and the agreement of the magnitudes (median offset
 and robust scatter 1.4826 MAD of MAG_PSF - photutils magnitude, for stars
 with MAGERR_PSF < 0.02 mag). Figures are printed, never asserted.
 
-    python benchmarks/bench_psf.py [--frame FITS] [--legacy]
+    python benchmarks/bench_psf.py [--frame FITS] [--frames 3] [--legacy]
 
 ``--legacy`` also runs the legacy reproduction (``--legacy`` of ``ccdphot
 run`` on tests/data/ngc6871), prints its comparison figures, and times
@@ -25,6 +31,8 @@ photutils on the legacy star list with the legacy PSF and fitting radii.
 
 import argparse
 import json
+import os
+import statistics
 import tempfile
 import time
 import warnings
@@ -36,21 +44,46 @@ from astropy.nddata import NDData
 from astropy.stats import SigmaClip
 from astropy.table import Table
 
-import ccdphot
+from ccdphot.config import load_config
+from ccdphot.frame.pipeline import run_frame
+from ccdphot.tools import ToolRegistry
 from ccdphot.wrappers.daophot import read_iraf_daophot
 
 HERE = Path(__file__).resolve().parent
 NGC6871 = HERE.parent / "tests" / "data" / "ngc6871"
 STEPS = ["header", "detect", "aperture", "psf"]
+MODES = {"one-shot PyRAF jobs": False, "persistent PyRAF session": True}
 
 
 def step_seconds(record, names):
     return sum(step["seconds"] for step in record["steps"] if step["name"] in names)
 
 
-def run_ccdphot(frame, out, options=None):
-    result = ccdphot.run(frame, steps=STEPS, out=out, options=options)
+def run_ccdphot(frame, out, tools, options=None):
+    result = run_frame(frame, tools.config, steps=STEPS, out=out, options=options, tools=tools)
     return result, step_seconds(result.record, ("aperture", "psf"))
+
+
+def load():
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def time_modes(frame, out, n_frames):
+    """{mode: (first frame s, [next frames s])} and the last result of the default mode,
+    the modes' frames interleaved."""
+    registries = {mode: ToolRegistry(load_config(data={"tools": {"iraf": {
+        "persistent": persistent}}}), sessions=True) for mode, persistent in MODES.items()}
+    times = {mode: [] for mode in MODES}
+    try:
+        for i in range(n_frames + 1):
+            for mode, tools in registries.items():
+                result, seconds = run_ccdphot(frame, out / f"{mode}_{i}".replace(" ", "_"),
+                                              tools)
+                times[mode].append(seconds)
+    finally:
+        for tools in registries.values():
+            tools.close()
+    return {mode: (t[0], t[1:]) for mode, t in times.items()}, result
 
 
 def run_photutils(frame, table, pst_path, fwhm_pix, psfrad_pix, fitrad_pix):
@@ -108,20 +141,21 @@ def agreement(table, fitted, zero_point_mag=25.0):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frame", default=str(NGC6871 / "NGC6871.fits"))
+    parser.add_argument("--frames", type=int, default=3,
+                        help="frames timed per mode after the first (default 3)")
     parser.add_argument("--legacy", action="store_true",
                         help="also time and compare the legacy reproduction")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_psf_") as tmp:
         out = Path(tmp)
-        _, t_first = run_ccdphot(args.frame, out / "first")
-        # The next frame of the same process: tool versions are known by then.
-        result, t_ccd = run_ccdphot(args.frame, out / "default")
+        load_before = load()
+        modes, result = time_modes(args.frame, out, args.frames)
+        per_frame = {mode: statistics.median(t) for mode, (_, t) in modes.items()}
         details = result.record["details"]["psf"]
         qc = result.record["qc"]
-        print(f"ccdphot aperture+psf: {t_ccd:.2f} s per frame ({t_first:.2f} s for the first "
-              f"frame of a process, with the IRAF version probe); {qc['psf_n_fitted']} stars "
-              f"fitted, PSF {qc['psf_function']} from {qc['psf_n_stars']} stars, "
-              f"{len(details['iterations'])} iterations")
+        print(f"load average (1/5/15 min) {load_before} -> {load()} on {os.cpu_count()} CPUs")
+        print(f"ccdphot: {qc['psf_n_fitted']} stars fitted, PSF {qc['psf_function']} from "
+              f"{qc['psf_n_stars']} stars, {len(details['iterations'])} iterations")
         work = result.out_dir / "work"
         used_psf_stars = work / f"psf_iter{len(details['iterations'])}.pst"
         fitted, t_pu = run_photutils(args.frame, result.table, used_psf_stars,
@@ -129,13 +163,20 @@ def main():
                                      details["daopars"]["fitrad"])
         n, offset, scatter = agreement(result.table, fitted)
         print(f"photutils PSF photometry: {t_pu:.2f} s")
-        print(f"speed ratio photutils / ccdphot: {t_pu / t_ccd:.1f}x per frame, "
-              f"{t_pu / t_first:.1f}x for the first frame of a process")
+        print(f"\n| ccdphot aperture+psf | first frame s | per frame s (median of "
+              f"{args.frames}) | photutils / ccdphot per frame |\n|---|---|---|---|")
+        for mode, (first, _) in modes.items():
+            print(f"| {mode} | {first:.2f} | {per_frame[mode]:.2f} | "
+                  f"{t_pu / per_frame[mode]:.1f}x |")
+        one_shot, session = (per_frame[mode] for mode in MODES)
+        print(f"\npersistent session speed-up of aperture+psf per frame: "
+              f"{one_shot / session:.2f}x")
         print(f"magnitudes: {n} stars with MAGERR_PSF < 0.02: median(ccdphot - photutils) "
               f"{offset:+.4f} mag, robust scatter {scatter:.4f} mag")
         if args.legacy:
-            legacy, t_leg = run_ccdphot(args.frame, out / "legacy",
-                                        options={"legacy_dir": str(NGC6871)})
+            with ToolRegistry(load_config(), sessions=True) as tools:
+                legacy, t_leg = run_ccdphot(args.frame, out / "legacy", tools,
+                                            options={"legacy_dir": str(NGC6871)})
             summary = legacy.record["details"]["legacy_comparison"]
             print(f"legacy reproduction: aperture+psf {t_leg:.2f} s; "
                   + json.dumps({k: round(v, 4) if isinstance(v, float) else v

@@ -13,12 +13,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
 from ccdphot.errors import ConfigError, ToolNotFoundError
+from ccdphot.wrappers.session import SessionPool
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ class ResolvedTool:
     version: str
     timeout_s: float
     spec: dict = field(repr=False, compare=False)
+    # The tool's persistent sessions (wrappers.session.SessionPool), or None: one process a job
+    session: Any = field(default=None, repr=False, compare=False)
 
     def record(self):
         """What run.json keeps of this tool."""
@@ -123,20 +127,42 @@ def probe_version(spec, argv):
 
 
 class ToolRegistry:
-    """Resolves tools from a config and remembers which ones a run used."""
+    """Resolves tools from a config and remembers which ones a run used.
 
-    def __init__(self, config, _resolved=None):
+    With ``sessions=True`` a tool whose config says ``persistent = true``
+    (IRAF) runs its jobs in long-lived session processes
+    (:mod:`ccdphot.wrappers.session`) that live until :meth:`close` (or the end
+    of a ``with`` block); the owner of such a registry (``ccdphot run``, a
+    batch worker) closes it. Without, every job starts the tool afresh.
+    """
+
+    def __init__(self, config, sessions=False, _resolved=None, _pools=None):
         self.config = config
         self._resolved = {} if _resolved is None else _resolved
+        self._pools = ({} if sessions else None) if _pools is None else _pools
         self.used = {}
 
     def for_frame(self):
-        """A registry for one frame: the same resolved tools, its own record of use.
+        """A registry for one frame: the same resolved tools and sessions, its own
+        record of use.
 
         Resolving (and the version probe) is done once per process; ``used`` is
         per frame, so each frame's run.json lists exactly the tools it ran.
         """
-        return ToolRegistry(self.config, _resolved=self._resolved)
+        return ToolRegistry(self.config, _resolved=self._resolved, _pools=self._pools)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        """Stop the sessions this registry started (its frames' registries share them)."""
+        for name, pool in list((self._pools or {}).items()):
+            pool.close()
+            self._resolved.pop(name, None)
+            del self._pools[name]
 
     def names(self):
         return list(self.config["tools"])
@@ -166,6 +192,8 @@ class ToolRegistry:
         tool = ResolvedTool(name=name, label=spec.get("label", name), argv=tuple(command),
                             executable=executable, version=version or "unknown",
                             timeout_s=float(spec.get("timeout_s", 600)), spec=spec)
+        if self._pools is not None and spec.get("persistent", False):
+            tool = replace(tool, session=self._pools.setdefault(name, SessionPool(tool)))
         self._resolved[name] = tool
         log.debug("tool %s resolved: %s (version %s)", name, executable, tool.version)
         return tool

@@ -522,22 +522,24 @@ os.fork = _slow_fork
 
 
 @pytest.mark.requires_iraf
-def test_pyraf_start_up_race_restarts_the_worker(tmp_path, caplog):
+@pytest.mark.parametrize("sessions", [False, True], ids=["one-shot", "session"])
+def test_pyraf_start_up_race_restarts_the_worker(tmp_path, caplog, sessions):
     """PyRAF fails its start-up when IRAF's `ls -1ad [a-y]*` (in an empty iraf$extern) has
     exited before PyRAF's first look: made certain here by a sitecustomize that slows the
-    worker after each fork. The worker restarts itself (a warning says so) and the job
-    runs; when every start races, it gives up after 3 with a one-line reason."""
+    worker after each fork. The worker (or persistent session) restarts itself (a warning
+    says so) and the job runs; when every start races, it gives up after 3 with a one-line
+    reason."""
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(_SLOW_PARENT)
-    tool = ToolRegistry(load_config()).use("iraf")
     calls = daophot.pset_calls({"datapars": {"fwhmpsf": 3.0}})
-    with local.env(PYTHONPATH=str(hook)), \
+    with local.env(PYTHONPATH=str(hook)), ToolRegistry(load_config(), sessions) as tools, \
             caplog.at_level(logging.WARNING, logger="ccdphot.wrappers.pyraf"):
-        run_iraf(tool, calls, tmp_path, "raced")
+        run_iraf(tools.use("iraf"), calls, tmp_path, "raced")
     assert "IRAF job raced: PyRAF start-up restarted (attempt 2 of 3)" in caplog.text
     assert "`/bin/sh -c /bin/ls -1ad [a-y]* 2> /dev/null` exited with code 2" in caplog.text
     with local.env(PYTHONPATH=str(hook), SLOW_EVERY_ATTEMPT="1"), \
+            ToolRegistry(load_config(), sessions) as tools, \
             pytest.raises(ToolError, match=r"exit code 3.*start-up failed 3 times") as err:
-        run_iraf(tool, calls, tmp_path, "always")
+        run_iraf(tools.use("iraf"), calls, tmp_path, "always")
     assert "\n" not in str(err.value)

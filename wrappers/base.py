@@ -9,8 +9,9 @@ with ``job.run()``, which always goes the same way:
 2. ``build()`` writes the tool's input and parameter files into the work
    directory and returns its argument list (file names relative to it);
 3. ``execute(args)`` runs the tool through :func:`run_tool`, the one runner
-   (plumbum, argv list, stdin closed, timeout, output into the log); IRAF jobs
-   go through :func:`ccdphot.wrappers.pyraf.run_iraf`, itself a ``run_tool`` call;
+   (plumbum, argv list, stdin closed, timeout, its own process group, output
+   into the log); IRAF jobs go through :func:`ccdphot.wrappers.pyraf.run_iraf`,
+   itself a ``run_tool`` call (in a persistent PyRAF session when there is one);
 4. ``parse(run)`` reads what the tool wrote with the module's pure parsing
    functions (tested on recorded outputs) into astropy objects;
 5. ``check(result)`` applies the tool's own quality figures; a plate solver's
@@ -30,8 +31,10 @@ overrides by :func:`render_astromatic_config`.
 
 import logging
 import math
+import os
 import re
 import shlex
+import signal
 import subprocess
 import time
 import warnings
@@ -45,7 +48,6 @@ from astropy.table import Table
 from astropy.wcs import WCS, FITSFixedWarning
 from astropy.wcs.utils import proj_plane_pixel_scales
 from plumbum import local
-from plumbum.commands.processes import ProcessTimedOut
 
 from ccdphot.errors import OutputParseError, SolutionRejected, ToolError, ToolTimeoutError
 
@@ -96,12 +98,43 @@ def stderr_tail(text, n_lines=_STDERR_TAIL_LINES):
     return " | ".join(clean_output(text)[-n_lines:])
 
 
+def kill_process_group(process):
+    """Kill a tool process started in its own session, with every process it started,
+    and reap it (a tool never outlives the job that ran it)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+def _run_process(tool, args, cwd, timeout_s):
+    """(exit code, stdout, stderr) of one tool process, started in its own session.
+
+    Its own session (process group): Ctrl-C on the terminal reaches ccdphot,
+    not the tool, so the frame is recorded as interrupted, not as a failed
+    tool; ccdphot then kills the tool's whole group, as on a timeout.
+    """
+    command = local[tool.executable][[*tool.argv[1:], *args]]
+    process = command.popen(cwd=str(cwd), stdin=subprocess.DEVNULL, new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout_s)
+    except BaseException:  # the timeout, Ctrl-C, a stopping worker
+        kill_process_group(process)
+        raise
+    return (process.returncode, stdout.decode(errors="replace"),
+            stderr.decode(errors="replace"))
+
+
 def run_tool(tool, args, cwd, expect=(), timeout_s=None):
     """Run ``tool`` (a :class:`~ccdphot.tools.ResolvedTool`) with ``args`` in ``cwd``.
 
     Arguments are passed as an argv list, never through a shell. Give file
     arguments relative to ``cwd`` so paths with spaces never reach the tool.
     ``expect`` lists files (relative to ``cwd``) the tool must have written.
+    A tool with a persistent session (``tool.session``, see
+    :mod:`ccdphot.wrappers.session`) runs the same arguments in its session
+    process instead of a new process; everything else is the same.
     Raises :class:`ToolError` on a non-zero exit or a missing output, and
     :class:`ToolTimeoutError` when the timeout passes.
     """
@@ -109,13 +142,16 @@ def run_tool(tool, args, cwd, expect=(), timeout_s=None):
     args = [str(a) for a in args]
     argv = (*tool.argv, *args)
     timeout_s = tool.timeout_s if timeout_s is None else timeout_s
-    log.info("run %s: %s (in work directory, timeout %g s)", tool.label, shlex.join(argv), timeout_s)
-    command = local[tool.executable][[*tool.argv[1:], *args]]
+    session = getattr(tool, "session", None)
+    log.info("run %s: %s (in work directory, timeout %g s%s)", tool.label, shlex.join(argv),
+             timeout_s, ", persistent session" if session is not None else "")
     start = time.perf_counter()
     try:
-        returncode, stdout, stderr = command.run(
-            retcode=None, timeout=timeout_s, cwd=str(cwd), stdin=subprocess.DEVNULL)
-    except ProcessTimedOut as err:
+        if session is not None:
+            returncode, stdout, stderr = session.run(args, cwd, timeout_s)
+        else:
+            returncode, stdout, stderr = _run_process(tool, args, cwd, timeout_s)
+    except subprocess.TimeoutExpired as err:
         raise ToolTimeoutError(
             tool.label,
             f"did not finish within {timeout_s:g} s and was stopped; raise timeout_s in "

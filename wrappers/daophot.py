@@ -212,6 +212,18 @@ def _text_lines(path):
         raise OutputParseError(f"{path}: cannot be read ({err.strerror or err})") from err
 
 
+def _without_units(line):
+    """A ``#U`` line with every unit label as ``##`` (no unit), others as they are.
+
+    ccdphot drops IRAF's unit labels and sets its own; astropy would otherwise
+    try each label (``counts``, ``perrors``, ``imagename``...) as a unit and
+    look for similar unit names, ~0.5 s per PHOT output file.
+    """
+    if not line.startswith("#U"):
+        return line
+    return "#U " + " ".join(field if field == "\\" else "##" for field in line[2:].split())
+
+
 def _iraf_keywords(table):
     keywords = {}
     for key, entry in table.meta.get("keywords", {}).items():
@@ -255,7 +267,8 @@ def read_iraf_daophot(path):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            raw = astropy_ascii.read(path, format="daophot")
+            raw = astropy_ascii.read([_without_units(line) for line in lines],
+                                     format="daophot")
     except (OSError, ValueError, IndexError, TypeError,
             astropy_ascii.InconsistentTableError) as err:
         raise OutputParseError(f"{path.name}{_line_of(str(err), data_lines)}: not a readable "

@@ -7,11 +7,14 @@ jobs follow the wrapper contract: argv list, timeout from ``[tools.iraf]``,
 output into the log, :class:`~ccdphot.errors.ToolError` with the exit code
 and the stderr tail, expected output files checked.
 
-Every job gets its own HOME and IRAF ``uparm`` under ``<work>/.iraf/<job>/``
-(so parallel jobs never collide; PyRAF's compiled-script cache, an SQLite
-file, is shared in ``<work>/.iraf/cache``), IRAF's working
-directory is the work directory, and every task is unlearned before its
-parameters are set, so a call depends on nothing but what it passes.
+Every job gets its own IRAF ``uparm`` under ``<work>/.iraf/<job>/`` (so
+parallel jobs never collide), IRAF's working directory is the work directory,
+and every task is unlearned before its parameters are set, so a call depends
+on nothing but what it passes. A job runs in a fresh PyRAF process (HOME and
+PyRAF's compiled-script cache, an SQLite file, in ``<work>/.iraf/``), or, when
+the resolved tool has a persistent session (``[tools.iraf] persistent``, see
+:mod:`ccdphot.wrappers.session`), in that session's PyRAF, which also unlearns
+every task an earlier job touched.
 Tasks run with ``interactive=no, verify=no`` when they have those parameters
 (the callers pass them). A work directory whose path IRAF cannot use (spaces,
 shell characters) is handled by the worker (a stand-in directory of links).

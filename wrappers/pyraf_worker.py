@@ -4,6 +4,10 @@
 file (written by :mod:`ccdphot.wrappers.pyraf`) in the current directory, with
 a private HOME, IRAF ``uparm`` and PyRAF cache below it, so that parallel jobs
 never share IRAF state. ``--version`` prints the IRAF and PyRAF versions.
+``--serve`` is the persistent session (:mod:`ccdphot.wrappers.session`): one
+PyRAF, started at the first job, runs the jobs sent line by line on stdin,
+each with its own ``uparm``, IRAF working directory and output, every task
+touched before unlearned again (:class:`IrafRunner`, the one path for both modes).
 
 Job file (JSON)::
 
@@ -16,8 +20,8 @@ Job file (JSON)::
 Each call unlearns the task first; a ``pset`` call then sets ``params`` (its
 values serve the next task calls), any other call runs the task with
 ``params`` as its arguments (so query parameters never prompt).
-Every IRAF failure ends the worker with exit code 2 and a one-line message on
-stderr naming the task.
+Every IRAF failure ends the worker (and a session) with exit code 2 and a
+one-line message on stderr naming the task.
 
 Start-up. PyRAF starts IRAF by running its CL start-up scripts, which run a
 few shell commands whose exit status they ignore. PyRAF's process launcher
@@ -33,10 +37,12 @@ its own ``login.cl`` (no terminal probing, nothing read from the work
 directory); the second comes from IRAF's own ``clpackage.cl`` and cannot be
 avoided without altering the IRAF installation, so when PyRAF's start-up
 fails with exactly that error the worker starts afresh (``exec``, at most
-:data:`START_ATTEMPTS` times) and says so on stderr (:data:`RESTART_NOTE`).
+:data:`START_ATTEMPTS` times) and says so on stderr (:data:`RESTART_NOTE`); a
+session hands the job it was starting for to the new process.
 """
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -51,6 +57,7 @@ EXIT_NO_PYRAF = 3
 START_ATTEMPTS = 3
 RESTART_NOTE = "PyRAF start-up restarted"
 _ATTEMPT_VARIABLE = "CCDPHOT_PYRAF_START_ATTEMPT"
+_PENDING_VARIABLE = "CCDPHOT_PYRAF_PENDING_REQUEST"
 _MODULE = "ccdphot.wrappers.pyraf_worker"
 _IRAF_SAFE_PATH = re.compile(r"^[A-Za-z0-9_./+-]+$")
 # What pyraf.subproc raises when a start-up command exited before its first look.
@@ -122,14 +129,6 @@ def _import_iraf():
     return iraf
 
 
-def _load_package(iraf, dotted, loaded):
-    for i, name in enumerate(dotted.split(".")):
-        key = ".".join(dotted.split(".")[:i + 1])
-        if key not in loaded:
-            getattr(iraf, name)(_doprint=0)
-            loaded.add(key)
-
-
 @contextlib.contextmanager
 def _iraf_safe_directory(job):
     """Run in the current directory, or in a stand-in when IRAF cannot use its name.
@@ -164,40 +163,162 @@ def _iraf_safe_directory(job):
                     shutil.move(str(entry), str(target))
 
 
-def run_job(job_path):
-    job = json.loads(Path(job_path).read_text())
-    with _iraf_safe_directory(job) as cwd:
-        _run_calls(job, cwd)
+class IrafTaskFailed(Exception):
+    """An IRAF task of the job failed; the message names it."""
 
 
-def _run_calls(job, cwd):
-    _private_environment(cwd / job.get("private_dir", "iraf_home"), job.get("iraf_root", ""),
-                         cwd / job["cache_dir"] if job.get("cache_dir") else None)
-    iraf = _import_iraf()
-    iraf.chdir(str(cwd))
-    loaded = set()
-    for call in job["calls"]:
+class IrafRunner:
+    """The PyRAF of this process: runs the calls of jobs, one after another.
+
+    The one path for every job, one-shot or in a session. Per job: the job's
+    own ``uparm`` (``set uparm``), IRAF's working directory (``chdir``), and
+    every task the process touched before unlearned again, so that a job
+    depends on nothing an earlier job set; packages stay loaded.
+    """
+
+    def __init__(self, iraf):
+        self.iraf = iraf
+        self.loaded = set()
+        self.touched = set()
+
+    def run(self, job, cwd):
+        for task_name in sorted(self.touched):
+            self.iraf.unlearn(task_name)
+        uparm = cwd / job.get("private_dir", "iraf_home") / "uparm"
+        uparm.mkdir(parents=True, exist_ok=True)
+        self.iraf.set(uparm=f"{uparm}/")
+        self.iraf.chdir(str(cwd))
+        for call in job["calls"]:
+            self._call(call)
+
+    def _load_package(self, dotted):
+        parts = dotted.split(".")
+        for i, name in enumerate(parts):
+            key = ".".join(parts[:i + 1])
+            if key not in self.loaded:
+                getattr(self.iraf, name)(_doprint=0)
+                self.loaded.add(key)
+
+    def _call(self, call):
         task_name = call["task"]
         start = time.perf_counter()
         try:
             if call.get("package"):
-                _load_package(iraf, call["package"], loaded)
-            task = getattr(iraf, task_name)
-            iraf.unlearn(task_name)
+                self._load_package(call["package"])
+            task = getattr(self.iraf, task_name)
+            self.touched.add(task_name)
+            self.iraf.unlearn(task_name)
             params = call.get("params", {})
             if call.get("pset"):
                 for name, value in params.items():
                     task.setParam(name, value)
-                continue
+                return
             for name in call.get("remove", ()):
                 Path(name).unlink(missing_ok=True)
             redirect = {"Stdout": call["stdout"]} if call.get("stdout") else {}
             task(**params, **redirect)
         except BaseException as err:  # IrafError, KeyError, SystemExit from IRAF tasks
             message = " ".join(str(err).split()) or type(err).__name__
-            print(f"IRAF task {task_name} failed: {message}", file=sys.stderr)
-            sys.exit(EXIT_IRAF_FAILED)
+            raise IrafTaskFailed(f"IRAF task {task_name} failed: {message}") from err
+        finally:
+            sys.stdout.flush()
         print(f"{task_name}: {time.perf_counter() - start:.2f} s", flush=True)
+
+
+def run_job(job_path, runner=None, home=None):
+    """Run a job file in the current directory; returns the IrafRunner.
+
+    One-shot (``runner`` None): PyRAF starts here, with HOME, uparm and cache
+    private to the job. In a session the ``runner`` is the session's PyRAF,
+    started at its first job with HOME and cache in the session's ``home``.
+    """
+    job = json.loads(Path(job_path).read_text())
+    with _iraf_safe_directory(job) as cwd:
+        if runner is None:
+            if home is None:
+                home = cwd / job.get("private_dir", "iraf_home")
+                cache = cwd / job["cache_dir"] if job.get("cache_dir") else None
+            else:
+                cache = None
+            _private_environment(home, job.get("iraf_root", ""), cache)
+            runner = IrafRunner(_import_iraf())
+        runner.run(job, cwd)
+    return runner
+
+
+@contextlib.contextmanager
+def _captured_output(text):
+    """File descriptors 1 and 2 into files for one job; their text into ``text`` after.
+
+    Descriptors, not just sys.stdout: IRAF tasks and PyRAF write through both.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    files = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    os.dup2(files[0].fileno(), 1)
+    os.dup2(files[1].fileno(), 2)
+    try:
+        yield text
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
+        for name, file in zip(("stdout", "stderr"), files):
+            file.seek(0)
+            text[name] = file.read().decode(errors="replace")
+            file.close()
+
+
+def serve(home, pending=None):
+    """Session mode (:mod:`ccdphot.wrappers.session`): run job after job read on stdin.
+
+    Answers go on a private copy of stdout; stdout itself is /dev/null between
+    jobs, so nothing stray mixes into them. A failed job ends the session (IRAF's
+    state after an error is not trusted): the next job starts a new one.
+    ``pending`` is a request line read before a start-up restart.
+    """
+    answers = os.fdopen(os.dup(1), "w")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    runner = None
+    for line in itertools.chain([pending] if pending else [], sys.stdin):
+        text = {}
+        try:
+            with _captured_output(text):
+                runner, returncode = _serve_job(json.loads(line), runner, home)
+        except StartupRace as race:  # the restarted process answers on our stdout
+            os.dup2(answers.fileno(), 1)
+            race.pending = line
+            raise
+        answers.write(json.dumps({**text, "returncode": returncode,
+                                  "ended": returncode != 0}) + "\n")
+        answers.flush()
+        if returncode != 0:
+            return returncode
+    return 0
+
+
+def _serve_job(request, runner, home):
+    """(runner, exit code) of one request; a failure is told on stderr as in one-shot mode."""
+    try:
+        os.chdir(request["cwd"])
+        return run_job(request["args"][0], runner, home), 0
+    except IrafTaskFailed as err:
+        print(err, file=sys.stderr)
+        return runner, EXIT_IRAF_FAILED
+    except StartupRace:
+        raise
+    except SystemExit as err:  # PyRAF/IRAF not usable (told on stderr)
+        return runner, err.code if isinstance(err.code, int) and err.code else EXIT_NO_PYRAF
+    except Exception as err:  # a bad request or job file: answered, not a dead session
+        print(f"PyRAF session: {type(err).__name__}: {err}", file=sys.stderr)
+        return runner, EXIT_IRAF_FAILED
+    finally:
+        os.chdir(home)
 
 
 def print_version():
@@ -209,7 +330,10 @@ def print_version():
 
 
 def _restart(argv, environment, race):
-    """Run the worker afresh in this process (exec) after a StartupRace, or give up."""
+    """Run the worker afresh in this process (exec) after a StartupRace, or give up.
+
+    A session hands the request it was running to the new process.
+    """
     attempt = int(environment.get(_ATTEMPT_VARIABLE, "1"))
     if attempt >= START_ATTEMPTS:
         print(f"PyRAF/IRAF start-up failed {attempt} times: {race}", file=sys.stderr)
@@ -217,24 +341,40 @@ def _restart(argv, environment, race):
     print(f"{RESTART_NOTE} (attempt {attempt + 1} of {START_ATTEMPTS}): {race}",
           file=sys.stderr, flush=True)
     sys.stdout.flush()
+    pending = {_PENDING_VARIABLE: race.pending} if getattr(race, "pending", None) else {}
     os.execve(sys.executable, [sys.executable, "-m", _MODULE, *argv],
-              {**environment, _ATTEMPT_VARIABLE: str(attempt + 1)})
+              {**environment, _ATTEMPT_VARIABLE: str(attempt + 1), **pending})
     return EXIT_NO_PYRAF  # not reached: execve replaces this process
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    pending = os.environ.pop(_PENDING_VARIABLE, None)
     environment = dict(os.environ)
-    if argv != ["--version"] and len(argv) != 1:
-        print(f"usage: python -m {_MODULE} JOB.json | --version", file=sys.stderr)
+    if len(argv) != 1:
+        print(f"usage: python -m {_MODULE} JOB.json | --serve | --version", file=sys.stderr)
         return 1
     try:
         if argv == ["--version"]:
             print_version()
+        elif argv == ["--serve"]:
+            start = os.getcwd()
+            try:
+                with tempfile.TemporaryDirectory(prefix="pyraf-home-", dir=start) as home:
+                    return serve(Path(home), pending)
+            finally:
+                os.chdir(start)  # a restart (exec) must not start in the removed HOME
         else:
-            run_job(argv[0])
+            try:
+                run_job(argv[0])
+            except IrafTaskFailed as err:
+                print(err, file=sys.stderr)
+                return EXIT_IRAF_FAILED
     except StartupRace as race:  # every directory of the job is restored by now
-        return _restart(argv, environment, race)
+        code = _restart(argv, environment, race)  # returns only when giving up
+        if argv == ["--serve"]:  # answer the job the session was starting for
+            print(json.dumps({"returncode": code, "ended": True}), flush=True)
+        return code
     return 0
 
 

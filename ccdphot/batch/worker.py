@@ -7,12 +7,13 @@ later, and its ``setup`` makes that process's :class:`FrameWorker`. A task
 frame with :func:`ccdphot.frame.pipeline.run_frame`.
 
 The FrameWorker is the one place for what a worker process keeps across frames:
-the frozen configuration and the resolved tools (version probes run once per
-process). Per-frame state never lives there: ``run_frame`` makes a fresh context,
-work directory and IRAF ``uparm`` for every frame. A resource that should
-outlive one frame (e.g. a persistent PyRAF process) belongs on the FrameWorker,
-created on first use inside a task and stopped in :meth:`FrameWorker.close`,
-which the plugin's ``teardown`` calls when the worker closes.
+the frozen configuration, the resolved tools (version probes run once per
+process) and their persistent sessions (one PyRAF session per worker process
+and thread, started by the first IRAF job, see :mod:`ccdphot.wrappers.session`).
+Per-frame state never lives there: ``run_frame`` makes a fresh context, work
+directory and IRAF ``uparm`` for every frame, and the session resets IRAF's
+task parameters for every job. :meth:`FrameWorker.close`, which the plugin's
+``teardown`` calls when the worker closes, stops the sessions.
 """
 
 import errno
@@ -87,7 +88,7 @@ class FrameWorker:
     def __init__(self, spec):
         self.spec = spec
         self.config = load_config(data=spec.config)
-        self.tools = ToolRegistry(self.config)
+        self.tools = ToolRegistry(self.config, sessions=True)
 
     def run(self, job, worker_name="", options=None):
         """Process ``job`` (a :class:`~ccdphot.batch.inputs.FrameJob`); never raises
@@ -115,7 +116,9 @@ class FrameWorker:
                             worker=worker_name, storage_error=storage)
 
     def close(self):
-        """Stop what the process kept for the batch (nothing yet besides Python objects)."""
+        """Stop what the process kept for the batch: the tools' persistent sessions."""
+        if self.tools is not None:
+            self.tools.close()
         self.tools = None
 
 

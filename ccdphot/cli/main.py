@@ -6,7 +6,9 @@ a non-zero exit code; no traceback unless --debug is given.
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from ccdphot import __version__
@@ -24,6 +26,7 @@ from ccdphot.frame.steps import STEP_NAMES
 from ccdphot.tools import ToolRegistry
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 
 
 def _add_config_options(parser):
@@ -82,24 +85,32 @@ def _run_options(args):
     return options
 
 
+def _stop_on_terminate(signum, frame):
+    """SIGTERM stops ``ccdphot run`` as Ctrl-C does: the running tool is killed, the
+    frame's run.json says where it stopped, the sessions end."""
+    raise SystemExit(128 + signum)
+
+
 def _cmd_run(args):
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop_on_terminate)
     config = _config(args, _run_overrides(args))
     steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else None
-    tools = ToolRegistry(config)
     failed = 0
-    for image in args.images:
-        try:
-            result = run_frame(image, config, steps=steps, out=args.out, tools=tools,
-                               options=_run_options(args))
-        except CCDPhotError as err:
-            failed += 1
-            if getattr(err, "result", None) is not None:  # the frame's products were written
-                print(_summary(err.result))
-            print(f"ccdphot: error: {err}", file=sys.stderr)
-            continue
-        print(_summary(result))
-        if not result.ok:
-            failed += 1
+    with ToolRegistry(config, sessions=True) as tools:  # one PyRAF session for all frames
+        for image in args.images:
+            try:
+                result = run_frame(image, config, steps=steps, out=args.out, tools=tools,
+                                   options=_run_options(args))
+            except CCDPhotError as err:
+                failed += 1
+                if getattr(err, "result", None) is not None:  # the frame's products were written
+                    print(_summary(err.result))
+                print(f"ccdphot: error: {err}", file=sys.stderr)
+                continue
+            print(_summary(result))
+            if not result.ok:
+                failed += 1
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -200,6 +211,9 @@ def main(argv=None):
             raise
         print(f"ccdphot: error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # the frame's run.json says where it was interrupted
+        print("ccdphot: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -254,7 +254,14 @@ def run_frame(path, config, steps=None, out=None, options=None, tools=None, name
     in a :class:`~ccdphot.errors.StepFailedError`), with ``.step`` and ``.result``
     (the RunResult) set; KeyboardInterrupt and SystemExit are recorded as
     ``interrupted at <step>`` and re-raised.
+
+    ``tools`` (a :class:`~ccdphot.tools.ToolRegistry`) is shared by the frames
+    of one caller, with its persistent tool sessions; without, the frame gets
+    its own registry, whose sessions end with the frame.
     """
+    if tools is None:
+        with ToolRegistry(config, sessions=True) as own_tools:
+            return run_frame(path, config, steps, out, options, own_tools, name)
     path = Path(path)
     plan = plan_steps(steps, config["run"]["steps"])
     if not path.exists():
@@ -263,7 +270,7 @@ def run_frame(path, config, steps=None, out=None, options=None, tools=None, name
     out_dir, work_dir = prepare_output(out or config["run"]["output_dir"], stem)
     ctx = FrameContext(input_path=path.resolve(), stem=stem, out_dir=out_dir,
                        work_dir=work_dir, config=config,
-                       tools=(tools or ToolRegistry(config)).for_frame(),
+                       tools=tools.for_frame(),
                        options=MappingProxyType(dict(options or {})),
                        planned_steps=tuple(step.name for step, _ in plan if step.available),
                        requested_steps=tuple(steps or ()))
