@@ -22,7 +22,7 @@ with the load average, and the agreement of the magnitudes (median offset
 and robust scatter 1.4826 MAD of MAG_PSF - photutils magnitude, for stars
 with MAGERR_PSF < 0.02 mag). Figures are printed, never asserted.
 
-    python benchmarks/bench_psf.py [--frame FITS] [--frames 3] [--legacy]
+    python benchmarks/bench_psf.py [--frame FITS] [--frames 3] [--legacy] [-o KEY=VALUE ...]
 
 ``--legacy`` also runs the legacy reproduction (``--legacy`` of ``ccdphot
 run`` on tests/data/ngc6871), prints its comparison figures, and times
@@ -44,7 +44,7 @@ from astropy.nddata import NDData
 from astropy.stats import SigmaClip
 from astropy.table import Table
 
-from ccdphot.config import load_config
+from ccdphot.config import load_config, parse_override
 from ccdphot.frame.pipeline import run_frame
 from ccdphot.tools import ToolRegistry
 from ccdphot.wrappers.daophot import read_iraf_daophot
@@ -68,10 +68,10 @@ def load():
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def time_modes(frame, out, n_frames):
+def time_modes(frame, out, n_frames, overrides=()):
     """{mode: (first frame s, [next frames s])} and the last result of the default mode,
-    the modes' frames interleaved."""
-    registries = {mode: ToolRegistry(load_config(data={"tools": {"iraf": {
+    the modes' frames interleaved; ``overrides`` are ``-o KEY=VALUE`` config overrides."""
+    registries = {mode: ToolRegistry(load_config(overrides=overrides, data={"tools": {"iraf": {
         "persistent": persistent}}}), sessions=True) for mode, persistent in MODES.items()}
     times = {mode: [] for mode in MODES}
     try:
@@ -145,11 +145,16 @@ def main():
                         help="frames timed per mode after the first (default 3)")
     parser.add_argument("--legacy", action="store_true",
                         help="also time and compare the legacy reproduction")
+    parser.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override as in `ccdphot run -o`, e.g. "
+                             "detect.crowded.enabled=false -o psf.passes=1 (the sparse-field "
+                             "chain of issue 14's baseline)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_psf_") as tmp:
         out = Path(tmp)
         load_before = load()
-        modes, result = time_modes(args.frame, out, args.frames)
+        modes, result = time_modes(args.frame, out, args.frames,
+                                    [parse_override(text) for text in args.override])
         per_frame = {mode: statistics.median(t) for mode, (_, t) in modes.items()}
         details = result.record["details"]["psf"]
         qc = result.record["qc"]
