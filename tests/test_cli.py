@@ -1,4 +1,6 @@
-"""`ccdphot tools`, `ccdphot config`, `--version`."""
+"""`ccdphot tools`, `ccdphot config`, `--version`; `ccdphot run` as the quick start calls it."""
+
+import json
 
 import pytest
 
@@ -56,3 +58,18 @@ def test_config_prints_the_effective_toml(tmp_path, ccdphot_cli):
     saved.write_text(done.stdout)
     assert load_config(path=saved)["detect"]["detect_thresh_sigma"] == 2.5
     assert "[tools.sextractor]" in done.stdout
+
+
+@pytest.mark.requires_sextractor
+@pytest.mark.requires_iraf
+def test_run_with_a_relative_output_folder(tmp_path, ngc6871_fits, ccdphot_cli):
+    """The quick start's `ccdphot run FRAME --out RESULTS`, from the folder it writes in: a
+    relative work directory reaches SExtractor (the seeing-matched filter of the crowded
+    detection) and the persistent PyRAF session (its own working directory) intact."""
+    done = ccdphot_cli("run", ngc6871_fits, "--out", "RESULTS", "--steps",
+                       "header,detect,aperture", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    record = json.loads((tmp_path / "RESULTS" / "NGC6871" / "run.json").read_text())
+    assert record["status"].startswith("ok")
+    assert record["qc"]["crowded_detection"] is True
+    assert (tmp_path / "RESULTS" / "NGC6871" / "work" / "aperture.mag").is_file()

@@ -90,7 +90,7 @@ class ToolSession:
         """
         if self.process is None:
             self.start()
-        request = json.dumps({"args": [str(a) for a in args], "cwd": str(cwd)}) + "\n"
+        request = json.dumps({"args": [str(a) for a in args], "cwd": os.path.abspath(cwd)}) + "\n"
         try:
             self.process.stdin.write(request.encode())
             self.process.stdin.flush()

@@ -115,7 +115,7 @@ def crowded_settings(config, fwhm_pix, work_dir):
                 "DETECT_MINAREA": config["minarea_pix"],
                 "DEBLEND_NTHRESH": config["deblend_nthresh"],
                 "DEBLEND_MINCONT": config["deblend_mincont"],
-                "FILTER": "Y", "FILTER_NAME": str(path)}
+                "FILTER": "Y", "FILTER_NAME": str(path.absolute())}  # not the .sex file's folder
     log.info("crowded-field detection: %.2f sigma, %d pix, deblend %d/%g, Gaussian filter "
              "of FWHM %.2f pix (the seeing)", config["thresh_sigma"], config["minarea_pix"],
              config["deblend_nthresh"], config["deblend_mincont"], fwhm_pix)
