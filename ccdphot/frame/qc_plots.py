@@ -42,7 +42,7 @@ def write_qc_plots(ctx):
     started = time.perf_counter()
     qc = ctx.qc
     seeing = qc.get("seeing_fwhm_pix")
-    title = (f"{ctx.stem}: {len(ctx.table)} detections"
+    title = (f"{ctx.stem}: {len(ctx.table)} stars"  # rows: detections and later-pass stars
              + (f", seeing {seeing:.2f} pix" if seeing else "")
              + (f", filter {qc['filter']}" if qc.get("filter") else ""))
     image = fits.getdata(ctx.image_path)
