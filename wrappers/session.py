@@ -5,7 +5,7 @@ per job) can serve jobs from one process: ``[tools.<name>] persistent = true``
 declares that its command, given ``--serve``, speaks this pipe protocol:
 
 * ccdphot writes one JSON line per job on the session's stdin,
-  ``{"args": [...], "cwd": "/abs/work/dir"}`` (the arguments a one-shot run
+  ``{"args": [...], "cwd": "<work directory, absolute>"}`` (the arguments a one-shot run
   would get, file names relative to ``cwd``);
 * the session runs the job and answers one JSON line on its stdout,
   ``{"returncode": 0, "stdout": "...", "stderr": "...", "ended": false}``

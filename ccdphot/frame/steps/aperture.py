@@ -15,6 +15,7 @@ import logging
 
 from ccdphot.daophot.psets import aperture_layer, aperture_radii
 from ccdphot.frame.steps.daophot_support import (
+    APERTURE_PHOT_MEMO,
     coords_file,
     frame_psets,
     seeing_fwhm_pix,
@@ -39,6 +40,7 @@ def run(ctx):
                        calls=(daophot.phot_call(ctx.image_name, coords, PHOT_FILE),),
                        expect=(PHOT_FILE,), catalog=PHOT_FILE).run()
     phot = with_numbers(done.table, stars)
+    ctx.memo[APERTURE_PHOT_MEMO] = phot
     radii = aperture_radii(psets)
     n_filled = fill_by_number(ctx.table, phot, {"MAG_APER": "MAG", "MAGERR_APER": "MERR"})
     n_measured = int((~ctx.table["MAG_APER"].mask).sum())

@@ -30,6 +30,8 @@ from ccdphot.wrappers import daophot
 log = logging.getLogger(__name__)
 
 COORDS_FILE = "daophot_stars.xy"
+# ctx.memo key: the aperture step's PHOT table (with NUMBER), which the psf step reuses
+APERTURE_PHOT_MEMO = "aperture_phot"
 RESIDUAL_PHOT_FILE = "aperture_residual.mag"
 MODEL_BLANK = "psf_model_blank.fits"
 MODEL_STAR = "psf_model_star.pst"

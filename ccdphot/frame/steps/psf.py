@@ -37,6 +37,7 @@ from ccdphot.daophot.psfstars import psf_numbers_from_list, select_psf_stars
 from ccdphot.daophot.second_pass import number_of_passes, run_passes, saturated_stars
 from ccdphot.errors import InputError
 from ccdphot.frame.steps.daophot_support import (
+    APERTURE_PHOT_MEMO,
     coords_file,
     frame_psets,
     legacy_reduction,
@@ -73,10 +74,9 @@ _UNIFIED_FROM_ALLSTAR = {"X_PSF": "X", "Y_PSF": "Y", "MAG_PSF": "MAG", "MAGERR_P
 def _phot(ctx, tool, psets, stars):
     """The PHOT table of ``stars``: the aperture step's when it measured the same list."""
     previous = ctx.details.get("aperture", {})
-    if previous.get("photfile") and previous.get("n_stars") == len(stars) \
+    if APERTURE_PHOT_MEMO in ctx.memo and previous.get("n_stars") == len(stars) \
             and (ctx.work_dir / previous["photfile"]).is_file():
-        return with_numbers(daophot.read_iraf_daophot(ctx.work_dir / previous["photfile"]),
-                            stars), previous["photfile"], 0.0
+        return ctx.memo[APERTURE_PHOT_MEMO], previous["photfile"], 0.0
     coords = coords_file(ctx, stars)
     done = daophot.Job(tool, ctx.work_dir, name="psf_phot", psets=psets,
                        calls=(daophot.phot_call(ctx.image_name, coords, PHOT_FILE),),
